@@ -1,0 +1,339 @@
+"""The run configuration: one RunConfig made of five sections.
+
+Every field carries help text (``metadata["help"]``), which is the single source for
+the CLI documentation, docs/run-config.md and the wizard's tooltips. Each section
+validates itself in ``__post_init__`` and names the offending field in its message.
+Reading and writing JSON lives in :mod:`desktop_app.core.config_io`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from desktop_app.core.errors import ConfigError
+
+CONFIG_VERSION = 1
+
+#: The value of ``model.path`` that selects the built-in demo model (SmolLM2-135M-Instruct).
+DEMO_MODEL = "builtin:smollm2-135m-instruct"
+
+METHOD_NAMES = ("auto", "qlora", "lora", "full", "freeze")
+DATA_FORMATS = ("auto", "alpaca", "prompt_completion", "chat", "sharegpt", "text")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+COMPUTE_DTYPES = ("auto", "bfloat16", "float16", "float32")
+QUANT_TYPES = ("nf4", "fp4")
+
+
+def _field(default: Any, help: str, **kwargs: Any) -> Any:
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+def field_help(section: type, name: str) -> str:
+    """The help text of one field, for tooltips and documentation."""
+    for item in dataclasses.fields(section):
+        if item.name == name:
+            return str(item.metadata.get("help", ""))
+    raise KeyError(name)
+
+
+class _Checks:
+    """Validation helpers shared by the sections; each names the field it checks."""
+
+    SECTION: ClassVar[str] = ""
+
+    def _fail(self, name: str, message: str) -> None:
+        raise ConfigError(f"{self.SECTION}.{name}", message)
+
+    def _choice(self, name: str, allowed: tuple[str, ...]) -> None:
+        value = getattr(self, name)
+        if value not in allowed:
+            self._fail(name, f"must be one of {', '.join(allowed)} (got {value!r}).")
+
+    def _range(
+        self,
+        name: str,
+        low: float | None = None,
+        high: float | None = None,
+        *,
+        low_open: bool = False,
+        high_open: bool = False,
+        advice: str = "",
+    ) -> None:
+        value = getattr(self, name)
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            parts = []
+            if low is not None:
+                parts.append(f"{'greater than' if low_open else 'at least'} {low:g}")
+            if high is not None:
+                parts.append(f"{'less than' if high_open else 'at most'} {high:g}")
+            extra = f" {advice}" if advice else ""
+            self._fail(name, f"must be {' and '.join(parts)} (got {value!r}).{extra}")
+
+
+@dataclass
+class ModelSpec(_Checks):
+    """Which base model to fine-tune."""
+
+    SECTION: ClassVar[str] = "model"
+
+    path: str = _field(
+        DEMO_MODEL,
+        "The base model: a local folder in Hugging Face layout (config.json, .safetensors "
+        f"weights, tokenizer) or a single .gguf file. '{DEMO_MODEL}' selects the built-in "
+        "SmolLM2-135M-Instruct demo model. Models are never downloaded.",
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path.strip():
+            self._fail("path", "is empty; give a model folder, a .gguf file or the demo model.")
+
+
+@dataclass
+class DataSpec(_Checks):
+    """The training data and how to read and split it."""
+
+    SECTION: ClassVar[str] = "data"
+
+    train: str = _field(
+        "",
+        "The training data file (.jsonl, .json or .csv). Each record is one example.",
+    )
+    format: str = _field(
+        "auto",
+        "How records are laid out: auto (detect), alpaca (instruction/input/output), "
+        "prompt_completion, chat (messages with role and content), sharegpt "
+        "(conversations with from/value) or text (plain text, for continued pre-training).",
+    )
+    validation_fraction: float = _field(
+        0.1,
+        "Share of the training records held back to measure validation loss "
+        "(0 to 0.5; 0 turns validation off unless a validation file is given).",
+    )
+    validation_file: str | None = _field(
+        None,
+        "A separate validation file to use instead of splitting the training data.",
+    )
+    train_on_prompt: bool = _field(
+        False,
+        "Also learn to reproduce the prompt. Off by default: the model is trained only on "
+        "the answers, which is what you want for question-and-answer data.",
+    )
+
+    def __post_init__(self) -> None:
+        self._choice("format", DATA_FORMATS)
+        self._range("validation_fraction", 0.0, 0.5, high_open=True)
+
+
+@dataclass
+class MethodSpec(_Checks):
+    """How the model is adapted."""
+
+    SECTION: ClassVar[str] = "method"
+
+    name: str = _field(
+        "auto",
+        "qlora: small adapters on a 4-bit (or 8-bit) copy of the model, the least memory; "
+        "lora: small adapters on the full-precision model; full: every weight is trained, "
+        "the most memory; freeze: only the top layers and the output head are trained. "
+        "auto picks QLoRA on an NVIDIA GPU and LoRA on the CPU.",
+    )
+    lora_r: int = _field(
+        16,
+        "Adapter rank: how much the adapters can learn. 8 to 64 is usual; higher uses "
+        "more memory.",
+    )
+    lora_alpha: int = _field(
+        32,
+        "Adapter scaling. Usually twice the rank.",
+    )
+    lora_dropout: float = _field(
+        0.05,
+        "Share of adapter inputs randomly dropped during training, against over-fitting "
+        "(0 to 0.5).",
+    )
+    target_modules: str = _field(
+        "all-linear",
+        "Which layers get adapters: 'all-linear' or a comma-separated list of layer names "
+        "such as 'q_proj,v_proj'.",
+    )
+    quantization_bits: int = _field(
+        4,
+        "For qlora: load the base model in 4-bit (least memory) or 8-bit (closer to the "
+        "original). 8-bit needs an NVIDIA GPU.",
+    )
+    quant_type: str = _field(
+        "nf4",
+        "For 4-bit qlora: the 4-bit number format, nf4 (recommended) or fp4.",
+    )
+    double_quantization: bool = _field(
+        True,
+        "For 4-bit qlora: also compress the quantisation constants; saves a little memory.",
+    )
+    compute_dtype: str = _field(
+        "auto",
+        "Number format for computation: auto picks bfloat16 on GPUs that support it, "
+        "float16 on other GPUs and float32 on the CPU (bfloat16 is about ten times slower "
+        "there).",
+    )
+    freeze_trainable_layers: int = _field(
+        2,
+        "For freeze: how many of the top transformer blocks are trained, together with "
+        "the output head.",
+    )
+    gradient_checkpointing: bool | None = _field(
+        None,
+        "Recompute activations instead of storing them: less memory, about 30% slower. "
+        "Empty (null) means on for qlora on a GPU and off otherwise.",
+    )
+
+    def __post_init__(self) -> None:
+        self._choice("name", METHOD_NAMES)
+        self._range("lora_r", 1, 1024)
+        self._range("lora_alpha", 1, 4096)
+        self._range("lora_dropout", 0.0, 0.5)
+        if not self.target_modules.strip():
+            self._fail("target_modules", "is empty; use 'all-linear' or list layer names.")
+        if self.quantization_bits not in (4, 8):
+            self._fail("quantization_bits", f"must be 4 or 8 (got {self.quantization_bits!r}).")
+        self._choice("quant_type", QUANT_TYPES)
+        self._choice("compute_dtype", COMPUTE_DTYPES)
+        self._range("freeze_trainable_layers", 1, None)
+
+    def target_module_list(self) -> str | list[str]:
+        """PEFT's form: the string 'all-linear' or a list of layer names."""
+        if self.target_modules.strip() == "all-linear":
+            return "all-linear"
+        return [name.strip() for name in self.target_modules.split(",") if name.strip()]
+
+
+@dataclass
+class HyperParams(_Checks):
+    """How long and how fast to train."""
+
+    SECTION: ClassVar[str] = "hyperparameters"
+
+    epochs: float = _field(3.0, "Passes over the training data (may be fractional).")
+    max_steps: int | None = _field(
+        None,
+        "Stop after this many optimiser steps, whatever the epochs say. Empty (null) means "
+        "use epochs.",
+    )
+    learning_rate: float = _field(
+        2e-4,
+        "How big each update is. 0.0002 suits LoRA and QLoRA; full fine-tuning wants about "
+        "0.00002.",
+    )
+    batch_size: int = _field(
+        4, "Examples processed together. Lower it if you run out of memory."
+    )
+    gradient_accumulation_steps: int = _field(
+        1,
+        "Add up this many batches before each update: a larger effective batch without "
+        "more memory.",
+    )
+    max_length: int = _field(
+        1024,
+        "Longest example in tokens; longer ones are cut (and counted in a warning). "
+        "Lower it if you run out of memory.",
+    )
+    seed: int = _field(
+        42, "Random seed: the same seed, data and settings give the same run."
+    )
+    warmup_ratio: float = _field(
+        0.03, "Share of the steps over which the learning rate ramps up from zero (0 to 0.5)."
+    )
+    lr_scheduler: str = _field(
+        "cosine",
+        "How the learning rate changes after warm-up: linear, cosine, constant or "
+        "constant_with_warmup.",
+    )
+    weight_decay: float = _field(0.0, "Pull on the weights towards zero (0 to 1).")
+    max_grad_norm: float = _field(
+        1.0, "Clip updates larger than this, against unstable training (0 turns it off)."
+    )
+    eval_every_steps: int = _field(
+        50, "Measure validation loss every this many steps (0: only at the end)."
+    )
+    save_every_steps: int = _field(
+        100,
+        "Save a checkpoint every this many steps, so a crash or reboot loses little "
+        "(0: only at the end or on cancel).",
+    )
+    keep_checkpoints: int = _field(2, "How many of the latest checkpoints to keep on disk.")
+    log_every_steps: int = _field(1, "Report loss and speed every this many steps.")
+
+    def __post_init__(self) -> None:
+        self._range("epochs", 0.0, 1000, low_open=True)
+        if self.max_steps is not None:
+            self._range("max_steps", 1, None)
+        self._range(
+            "learning_rate", 0.0, 1.0, low_open=True, advice="A usual value for LoRA is 0.0002."
+        )
+        self._range("batch_size", 1, 4096)
+        self._range("gradient_accumulation_steps", 1, 4096)
+        self._range("max_length", 8, 1_048_576)
+        self._range("seed", 0, 2**32 - 1)
+        self._range("warmup_ratio", 0.0, 0.5)
+        self._choice("lr_scheduler", SCHEDULERS)
+        self._range("weight_decay", 0.0, 1.0)
+        self._range("max_grad_norm", 0.0, None)
+        self._range("eval_every_steps", 0, None)
+        self._range("save_every_steps", 0, None)
+        self._range("keep_checkpoints", 1, 1000)
+        self._range("log_every_steps", 1, None)
+
+
+@dataclass
+class OutputSpec(_Checks):
+    """Where runs are written."""
+
+    SECTION: ClassVar[str] = "output"
+
+    dir: str = _field(
+        "runs",
+        "Folder that holds run folders; each run gets its own sub-folder.",
+    )
+    run_name: str | None = _field(
+        None,
+        "Name of this run's folder. Empty (null) means date, time and method.",
+    )
+
+    def __post_init__(self) -> None:
+        if not self.dir.strip():
+            self._fail("dir", "is empty; give a folder for the runs.")
+        if self.run_name is not None and (
+            not self.run_name.strip() or any(c in self.run_name for c in '/\\:*?"<>|')
+        ):
+            self._fail("run_name", "must be a plain folder name without / \\ : * ? \" < > |.")
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs, saved as JSON with a version number."""
+
+    model: ModelSpec = field(default_factory=ModelSpec)
+    data: DataSpec = field(default_factory=DataSpec)
+    method: MethodSpec = field(default_factory=MethodSpec)
+    hyperparameters: HyperParams = field(default_factory=HyperParams)
+    output: OutputSpec = field(default_factory=OutputSpec)
+    version: int = CONFIG_VERSION
+
+    #: Section name in JSON -> section class. The names are part of the file format.
+    SECTIONS: ClassVar[dict[str, type]] = {
+        "model": ModelSpec,
+        "data": DataSpec,
+        "method": MethodSpec,
+        "hyperparameters": HyperParams,
+        "output": OutputSpec,
+    }
+
+    def check_ready(self) -> None:
+        """Raise ConfigError if a field needed to start a run is still empty."""
+        if not self.data.train.strip():
+            raise ConfigError("data.train", "is empty; give the training data file.")

@@ -1,0 +1,1 @@
+"""The training engine: torch, transformers, peft and bitsandbytes; never Qt."""
