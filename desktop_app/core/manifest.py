@@ -1,0 +1,100 @@
+"""The run manifest: what was trained, on what, with which software, on which machine."""
+
+from __future__ import annotations
+
+import getpass
+import importlib.metadata
+import platform
+import socket
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import desktop_app
+from desktop_app.core.hashing import sha256_file
+
+#: Libraries whose versions decide the numbers a run produces.
+TRACKED_LIBRARIES = (
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "accelerate",
+    "tokenizers",
+    "safetensors",
+    "gguf",
+    "numpy",
+)
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries that matter for reproducing a run."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def file_hashes(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
+    """sha256 and size of each file, keyed by its absolute path."""
+    return {
+        str(path.resolve()): {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        for path in paths
+    }
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 string in UTC."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def who_and_where() -> dict[str, str]:
+    """The OS user and host name, for the record."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {"user": user, "host": socket.gethostname(), "os": platform.platform()}
+
+
+def new_manifest(
+    *,
+    config: dict[str, Any],
+    method: str,
+    seed: int,
+    hardware: dict[str, Any],
+    model: dict[str, Any],
+    data_files: Iterable[Path],
+) -> dict[str, Any]:
+    """The manifest written when a run starts; :func:`finish_manifest` completes it."""
+    return {
+        "enclave_version": desktop_app.__version__,
+        "status": "running",
+        "method": method,
+        "seed": seed,
+        "started_at": utc_now(),
+        "finished_at": None,
+        **who_and_where(),
+        "model": model,
+        "data_files": file_hashes(data_files),
+        "libraries": library_versions(),
+        "hardware": hardware,
+        "config": config,
+        "final_metrics": {},
+    }
+
+
+def finish_manifest(
+    manifest: dict[str, Any], status: str, metrics: dict[str, Any], outputs: Iterable[Path] = ()
+) -> dict[str, Any]:
+    """Record the end of a run: its status, end time, final metrics and output hashes."""
+    manifest = dict(manifest)
+    manifest["status"] = status
+    manifest["finished_at"] = utc_now()
+    manifest["final_metrics"] = metrics
+    manifest["outputs"] = file_hashes(outputs)
+    return manifest

@@ -1,0 +1,208 @@
+"""A run's folder on disk: its layout, its event log and atomic writes.
+
+Layout::
+
+    <output.dir>/<run name>/
+        config.json        the run configuration as given (paths resolved)
+        metrics.jsonl      one JSON event per line, appended as the run goes
+        manifest.json      hashes, versions, hardware, times, final metrics
+        checkpoints/       checkpoint-<step>/ folders, each complete or absent
+        adapter/           the trained LoRA adapter (PEFT format, safetensors)
+        model/             the trained weights, for full and freeze runs
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.config import RunConfig
+from desktop_app.core.config_io import config_to_dict, load_config, save_config
+from desktop_app.core.errors import UserInputError
+from desktop_app.core.events import Event, event_to_dict
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to a temporary file and rename it over ``path``, so readers never see
+    half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, default=_json_default)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _finite_or_none(value: Any) -> Any:
+    # JSON has no NaN; a NaN loss is written as null and the event says why.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    return value
+
+
+class RunFolder:
+    """One run's folder. Create it with :meth:`create` or open it with :meth:`open`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, config: RunConfig, method: str, now: datetime | None = None) -> RunFolder:
+        """Make a new, empty run folder under ``config.output.dir`` and save the config.
+
+        Raises:
+            UserInputError: a run of that name already exists.
+        """
+        stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+        name = config.output.run_name or f"{stamp}-{method}"
+        root = Path(config.output.dir)
+        path = root / name
+        if path.exists():
+            if config.output.run_name:
+                raise UserInputError(
+                    f"A run named '{name}' already exists in {root}.",
+                    "Choose another output.run_name, or continue it with "
+                    f"'enclave train --resume {path}'.",
+                )
+            suffix = 2
+            while (root / f"{name}-{suffix}").exists():
+                suffix += 1
+            path = root / f"{name}-{suffix}"
+        path.mkdir(parents=True)
+        folder = cls(path)
+        folder.checkpoints_dir.mkdir()
+        save_config(config, folder.config_path)
+        return folder
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunFolder:
+        """Open an existing run folder (for resuming).
+
+        Raises:
+            UserInputError: the folder is not a run folder.
+        """
+        folder = cls(Path(path))
+        if not folder.config_path.is_file():
+            raise UserInputError(
+                f"{path} is not an Enclave run folder (it has no config.json).",
+                "Give the folder that 'enclave train' created for the run.",
+            )
+        return folder
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / "manifest.json"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    def load_config(self) -> RunConfig:
+        """The configuration this run was started with."""
+        return load_config(self.config_path)
+
+    def config_dict(self) -> dict[str, Any]:
+        return config_to_dict(self.load_config())
+
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """Complete checkpoints, oldest first, as (step, folder)."""
+        found = []
+        if self.checkpoints_dir.is_dir():
+            for child in self.checkpoints_dir.iterdir():
+                match = _CHECKPOINT.match(child.name)
+                if match and child.is_dir():
+                    found.append((int(match.group(1)), child))
+        return sorted(found)
+
+    def latest_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint, or None."""
+        checkpoints = self.checkpoints()
+        return checkpoints[-1][1] if checkpoints else None
+
+    def publish_checkpoint(self, staged: Path, keep: int) -> Path:
+        """Move a fully written checkpoint folder into checkpoints/ with one rename,
+        then delete all but the newest ``keep`` checkpoints.
+
+        A crash before the rename leaves only a staging folder, never a broken
+        checkpoint where resume would look.
+        """
+        target = self.checkpoints_dir / staged.name
+        if target.exists():
+            trash = target.with_name(f".old-{target.name}")
+            shutil.rmtree(trash, ignore_errors=True)
+            os.replace(target, trash)
+            os.replace(staged, target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(staged, target)
+        for _, old in self.checkpoints()[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def append_event(self, event: Event) -> None:
+        """Append one event to metrics.jsonl and flush it to disk."""
+        line = json.dumps(_finite_or_none(event_to_dict(event)), default=_json_default)
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def read_events(self) -> list[dict[str, Any]]:
+        """Every event written so far, in order."""
+        if not self.metrics_path.exists():
+            return []
+        with open(self.metrics_path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json_atomic(self.manifest_path, _finite_or_none(manifest))
+
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {}
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+
+class RunLogReporter:
+    """A reporter that writes every event into the run's metrics.jsonl."""
+
+    def __init__(self, folder: RunFolder) -> None:
+        self.folder = folder
+
+    def report(self, event: Event) -> None:
+        self.folder.append_event(event)

@@ -1,0 +1,180 @@
+"""The record formats: which fields each expects, telling them apart, and turning one
+raw record into a :class:`TrainingRecord`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from desktop_app.data.conversations import CHAT, SHAREGPT, conversation_messages
+from desktop_app.data.errors import data_error
+from desktop_app.data.fields import RecordSite, require_object, required_text, text_field
+from desktop_app.data.records import Message, TrainingRecord
+
+#: How many records format detection looks at, from the start of the file.
+DETECTION_SAMPLE_SIZE = 200
+#: The least share of sampled records that must fit the detected format.
+MIN_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class FormatFields:
+    """The top-level fields of a format.
+
+    Args:
+        required: Fields every record must have; detection looks for these.
+        optional: Fields that are used when present.
+    """
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The fields in words: ``"instruction, output (optional: input, system)"``."""
+        optional = f" (optional: {', '.join(self.optional)})" if self.optional else ""
+        return ", ".join(self.required) + optional
+
+
+#: Every format but "auto", in the order of config.DATA_FORMATS, which breaks ties.
+FORMAT_FIELDS: dict[str, FormatFields] = {
+    "alpaca": FormatFields(("instruction", "output"), ("input", "system")),
+    "prompt_completion": FormatFields(("prompt", "completion")),
+    "chat": FormatFields(("messages",)),
+    "sharegpt": FormatFields(("conversations",)),
+    "text": FormatFields(("text",)),
+}
+
+
+def expected_fields_text() -> str:
+    """Each format and the fields it expects, for messages."""
+    return "; ".join(f"{name}: {fields.describe()}" for name, fields in FORMAT_FIELDS.items())
+
+
+def _fits(sample: dict[str, object], fields: FormatFields) -> bool:
+    return all(key in sample for key in fields.required)
+
+
+def detect_format(samples: list[dict], *, path: str = "the data") -> tuple[str, float]:
+    """Tell which format a file is in from its first records.
+
+    The format whose required fields appear in the most samples wins; on a tie the one
+    with more required fields, then the one listed first. Extra fields are allowed.
+
+    Args:
+        samples: Parsed records from the start of the file; only the first
+            :data:`DETECTION_SAMPLE_SIZE` objects are looked at.
+        path: The file, for the error message.
+
+    Returns:
+        The format name and the share of samples that have its required fields.
+
+    Raises:
+        DataError: there is nothing to look at, or no format fits at least half of the
+            samples; the message names the fields found and those each format expects.
+    """
+    objects = [sample for sample in samples if isinstance(sample, dict)]
+    objects = objects[:DETECTION_SAMPLE_SIZE]
+    if not objects:
+        raise data_error(
+            path,
+            "has no records with named fields, so its format cannot be told.",
+            f"Each record must be an object with the fields of one format: "
+            f"{expected_fields_text()}.",
+        )
+    counts = {
+        name: sum(_fits(sample, fields) for sample in objects)
+        for name, fields in FORMAT_FIELDS.items()
+    }
+    best = max(FORMAT_FIELDS, key=lambda name: (counts[name], len(FORMAT_FIELDS[name].required)))
+    confidence = counts[best] / len(objects)
+    if confidence >= MIN_CONFIDENCE:
+        return best, confidence
+    keys = Counter(key for sample in objects for key in sample)
+    found = ", ".join(key for key, _ in keys.most_common(12))
+    closest = (
+        f" The closest is {best}, which fits {counts[best]} of the {len(objects)} records read."
+        if counts[best]
+        else ""
+    )
+    raise data_error(
+        path,
+        f"does not match any format Enclave knows: its records have the fields {found}."
+        f"{closest}",
+        f"Expected fields per format: {expected_fields_text()}. "
+        "Rename the fields, or choose the format yourself.",
+    )
+
+
+def _alpaca(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    instruction = required_text(record, "instruction", site)
+    extra_input = text_field(record, "input", site, optional=True, allow_blank=True)
+    output = required_text(record, "output", site)
+    system = text_field(record, "system", site, optional=True, allow_blank=True)
+    user = instruction
+    if extra_input and extra_input.strip():
+        user += "\n\n" + extra_input
+    messages = [Message("system", system)] if system and system.strip() else []
+    messages += [Message("user", user), Message("assistant", output)]
+    return TrainingRecord(site.path, site.line, tuple(messages), unit=site.unit)
+
+
+def _prompt_completion(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    prompt = required_text(record, "prompt", site)
+    completion = required_text(record, "completion", site)
+    messages = (Message("user", prompt), Message("assistant", completion))
+    return TrainingRecord(site.path, site.line, messages, unit=site.unit)
+
+
+def _chat(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    messages = conversation_messages(record, CHAT, site)
+    return TrainingRecord(site.path, site.line, messages, unit=site.unit)
+
+
+def _sharegpt(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    messages = conversation_messages(record, SHAREGPT, site)
+    return TrainingRecord(site.path, site.line, messages, unit=site.unit)
+
+
+def _text(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    text = required_text(record, "text", site)
+    return TrainingRecord(site.path, site.line, text=text, unit=site.unit)
+
+
+_CONVERTERS: dict[str, Callable[[dict[str, object], RecordSite], TrainingRecord]] = {
+    "alpaca": _alpaca,
+    "prompt_completion": _prompt_completion,
+    "chat": _chat,
+    "sharegpt": _sharegpt,
+    "text": _text,
+}
+
+
+def to_record(
+    raw: object,
+    fmt: str,
+    path: str,
+    line: int,
+    *,
+    unit: str = "line",
+    max_chars: int | None = None,
+) -> TrainingRecord:
+    """Turn one raw record into a training record, checking every field it uses.
+
+    Args:
+        raw: The parsed record, normally a dict.
+        fmt: A format name from :data:`FORMAT_FIELDS` (not ``"auto"``).
+        path: The file, recorded in the result and in problems.
+        line: 1-based line (or record number) of the record.
+        unit: What ``line`` counts: ``"line"`` or ``"record"``.
+        max_chars: Longest text allowed in one field; None for no limit.
+
+    Raises:
+        RecordProblemError: the record cannot be used; carries the first problem found.
+        ValueError: ``fmt`` is not a format name.
+    """
+    converter = _CONVERTERS.get(fmt)
+    if converter is None:
+        raise ValueError(f"unknown data format {fmt!r}; expected one of {', '.join(_CONVERTERS)}")
+    site = RecordSite(path, line, unit, max_chars)
+    return converter(require_object(raw, site), site)

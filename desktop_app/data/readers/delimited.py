@@ -1,0 +1,97 @@
+"""CSV and TSV files: a header row naming the columns, then one record per row."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from desktop_app.data.errors import data_error
+from desktop_app.data.readers.encoding import UNDECODABLE_REASON, has_undecodable_text
+from desktop_app.data.records import RawRecord, RecordProblem
+
+_SNIFF_BYTES = 64 * 1024
+_CANDIDATE_DELIMITERS = ",\t;|"
+_DEFAULT_DELIMITER = {".csv": ",", ".tsv": "\t"}
+# Training texts are long; the csv module's default cell limit (128 KiB) would stop the
+# whole file at the first long answer, before the loader could report it as too long.
+_CELL_LIMIT = 1 << 30
+
+
+def _delimiter(path: Path) -> str:
+    """The delimiter csv.Sniffer finds in the first 64 KB, else the extension's default.
+
+    A sniffed delimiter is only trusted if the header line contains it.
+    """
+    fallback = _DEFAULT_DELIMITER.get(path.suffix.lower(), ",")
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        sample = handle.read(_SNIFF_BYTES)
+    if len(sample) == _SNIFF_BYTES and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]  # do not sniff half a row
+    header = sample.splitlines()[0] if sample else ""
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=_CANDIDATE_DELIMITERS).delimiter
+    except csv.Error:
+        return fallback
+    return sniffed if sniffed in header else fallback
+
+
+def read_delimited(path: Path) -> Iterator[RawRecord]:
+    """Yield each data row of a CSV or TSV file as a dict keyed by the header.
+
+    Rows are numbered by the physical line they start on, the header being line 1, so
+    the numbers match a text editor (and a spreadsheet, unless cells span lines).
+
+    Args:
+        path: The file.
+
+    Raises:
+        DataError: the file has no header, repeats a column name, or is not valid CSV.
+    """
+    source = str(path)
+    if csv.field_size_limit() < _CELL_LIMIT:
+        csv.field_size_limit(_CELL_LIMIT)
+    delimiter = _delimiter(path)
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise data_error(source, "is empty.", "The first row must name the columns.")
+            if not any(name.strip() for name in header):
+                raise data_error(
+                    source, "has no header row.", "The first row must name the columns.", line=1
+                )
+            columns = [name.strip() for name in header]
+            repeated = sorted({name for name in columns if columns.count(name) > 1})
+            if repeated:
+                raise data_error(
+                    source,
+                    f"names the column '{repeated[0]}' more than once in its header.",
+                    "Give every column its own name.",
+                    line=1,
+                )
+            start = reader.line_num + 1
+            for row in reader:
+                line, start = start, reader.line_num + 1
+                if not row:
+                    continue
+                if len(row) != len(columns):
+                    reason = (
+                        f"has {len(row)} values but the header names {len(columns)} "
+                        "columns; check for a missing or extra delimiter or quote"
+                    )
+                    yield RawRecord(line, RecordProblem(source, line, None, reason))
+                    continue
+                values = dict(zip(columns, row, strict=True))
+                if has_undecodable_text(values):
+                    yield RawRecord(line, RecordProblem(source, line, None, UNDECODABLE_REASON))
+                    continue
+                yield RawRecord(line, values)
+        except csv.Error as error:
+            raise data_error(
+                source,
+                f"cannot be read as {path.suffix.lstrip('.').upper() or 'CSV'}: {error}.",
+                "Check the quoting around that line.",
+                line=reader.line_num,
+            ) from None

@@ -1,0 +1,137 @@
+"""The one place that touches the Trainer while it runs: a TrainerCallback that turns
+its state into our plain events, checks for cancellation every step, stops on a
+non-finite loss and publishes checkpoints atomically."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import torch
+from transformers import TrainerCallback
+
+from desktop_app.core.events import CheckpointSaved, EvalMetrics, Reporter, StepMetrics
+from desktop_app.core.run_folder import RunFolder
+
+
+def _memory_in_use(device: str) -> int:
+    if device == "cuda":
+        return int(torch.cuda.max_memory_allocated())
+    return int(psutil.Process().memory_info().rss)
+
+
+class ReporterCallback(TrainerCallback):
+    """Bridges the Trainer and a :class:`~desktop_app.core.events.Reporter`.
+
+    Args:
+        reporter: Receives the events.
+        stop_event: Set by the user to cancel; checked at the end of every step.
+        run_folder: Where checkpoints are published.
+        keep_checkpoints: How many checkpoints to keep.
+        device: ``cuda`` or ``cpu`` (for memory figures).
+    """
+
+    def __init__(
+        self,
+        reporter: Reporter,
+        stop_event: threading.Event,
+        run_folder: RunFolder,
+        keep_checkpoints: int,
+        device: str,
+    ) -> None:
+        self.reporter = reporter
+        self.stop_event = stop_event
+        self.run_folder = run_folder
+        self.keep_checkpoints = keep_checkpoints
+        self.device = device
+        self.cancelled = False
+        self.non_finite_loss: tuple[int, float] | None = None
+        self.last_loss: float | None = None
+        self.last_eval_loss: float | None = None
+        self.last_checkpoint: Path | None = None
+        self._started_at = 0.0
+        self._first_step = 0
+        self._last_log_time = 0.0
+        self._last_log_tokens = 0
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._started_at = self._last_log_time = time.monotonic()
+        self._first_step = state.global_step
+        self._last_log_tokens = state.num_input_tokens_seen or 0
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self.stop_event.is_set() and not self.cancelled:
+            self.cancelled = True
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def _eta(self, step: int, total: int) -> float | None:
+        done = step - self._first_step
+        if done <= 0 or total <= 0:
+            return None
+        elapsed = time.monotonic() - self._started_at
+        return elapsed / done * max(total - step, 0)
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> Any:
+        logs = logs or {}
+        if "loss" not in logs:
+            return control
+        loss = float(logs["loss"])
+        step = state.global_step
+        if not math.isfinite(loss):
+            self.non_finite_loss = (step, loss)
+            control.should_training_stop = True
+            control.should_save = False
+            return control
+        self.last_loss = loss
+        now = time.monotonic()
+        tokens = state.num_input_tokens_seen or 0
+        window = now - self._last_log_time
+        tokens_per_second = (tokens - self._last_log_tokens) / window if window > 0 else None
+        self._last_log_time, self._last_log_tokens = now, tokens
+        grad_norm = logs.get("grad_norm")
+        self.reporter.report(
+            StepMetrics(
+                step=step,
+                total_steps=state.max_steps,
+                epoch=float(state.epoch or 0.0),
+                loss=loss,
+                learning_rate=float(logs.get("learning_rate", 0.0)),
+                grad_norm=float(grad_norm) if grad_norm is not None else None,
+                tokens_per_second=tokens_per_second,
+                memory_bytes=_memory_in_use(self.device),
+                elapsed_seconds=now - self._started_at,
+                eta_seconds=self._eta(step, state.max_steps),
+            )
+        )
+        return control
+
+    def on_evaluate(
+        self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
+    ) -> None:
+        metrics = metrics or {}
+        if "eval_loss" not in metrics:
+            return
+        loss = float(metrics["eval_loss"])
+        self.last_eval_loss = loss
+        self.reporter.report(
+            EvalMetrics(
+                step=state.global_step,
+                epoch=float(state.epoch or 0.0),
+                eval_loss=loss,
+                perplexity=math.exp(loss) if loss < 50 else math.inf,
+            )
+        )
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        staged = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if not staged.is_dir():
+            return
+        published = self.run_folder.publish_checkpoint(staged, self.keep_checkpoints)
+        self.last_checkpoint = published
+        self.reporter.report(CheckpointSaved(step=state.global_step, path=str(published)))

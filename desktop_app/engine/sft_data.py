@@ -1,0 +1,161 @@
+"""Turning training records into token ids and labels for supervised fine-tuning.
+
+Chat-like records are rendered with the model's own chat template. By default only the
+assistant's answers count towards the loss: every other token gets the label -100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from desktop_app.data.records import TrainingRecord
+
+IGNORE_INDEX = -100
+
+#: Used when a model has no chat template of its own (plain base models). It is saved
+#: with the adapter, so the tuned model is prompted the way it was trained.
+FALLBACK_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] + '\n\n' }}"
+    "{% elif message['role'] == 'user' %}{{ '### Question:\n' + message['content'] + '\n\n' }}"
+    "{% else %}{{ '### Answer:\n' + message['content'] + eos_token + '\n\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '### Answer:\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class EncodedExample:
+    """One training example as token ids, with -100 on tokens that are not learned."""
+
+    input_ids: list[int]
+    labels: list[int]
+    line: int
+
+
+@dataclass
+class EncodingReport:
+    """What happened while encoding, for warnings the user sees."""
+
+    truncated_lines: list[int] = field(default_factory=list)
+    no_answer_left_lines: list[int] = field(default_factory=list)
+    masking_fell_back: bool = False
+    total_tokens: int = 0
+    trainable_tokens: int = 0
+
+
+def _render(tokenizer: Any, messages: Sequence[dict[str, str]], generation: bool = False) -> str:
+    return tokenizer.apply_chat_template(
+        list(messages), tokenize=False, add_generation_prompt=generation
+    )
+
+
+def _answer_spans(tokenizer: Any, messages: list[dict[str, str]]) -> list[tuple[int, int]] | None:
+    """Character spans of the assistant turns in the rendered conversation.
+
+    Returns None when the template does not render a conversation as a sequence of
+    prefixes (some templates rewrite earlier turns); masking is then not possible.
+    """
+    full = _render(tokenizer, messages)
+    spans = []
+    for index, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prompt = _render(tokenizer, messages[:index], generation=True)
+        with_answer = _render(tokenizer, messages[: index + 1])
+        if not (with_answer.startswith(prompt) and full.startswith(with_answer)):
+            return None
+        spans.append((len(prompt), len(with_answer)))
+    return spans
+
+
+def encode_record(
+    record: TrainingRecord,
+    tokenizer: Any,
+    max_length: int,
+    train_on_prompt: bool,
+    report: EncodingReport,
+) -> EncodedExample | None:
+    """Tokenise one record. Returns None (and notes the line) when truncation left no
+    answer token to learn from."""
+    if record.text is not None:
+        text = record.text + (tokenizer.eos_token or "")
+        spans: list[tuple[int, int]] | None = [(0, len(text))]
+    else:
+        messages = [{"role": m.role, "content": m.content} for m in record.messages]
+        text = _render(tokenizer, messages)
+        spans = None if train_on_prompt else _answer_spans(tokenizer, messages)
+        if spans is None:
+            if not train_on_prompt:
+                report.masking_fell_back = True
+            spans = [(0, len(text))]
+    encoded = tokenizer(
+        text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
+    )
+    input_ids: list[int] = encoded["input_ids"]
+    labels = [
+        token if any(start <= begin < end for start, end in spans) else IGNORE_INDEX
+        for token, (begin, _) in zip(input_ids, encoded["offset_mapping"], strict=True)
+    ]
+    if len(input_ids) > max_length:
+        report.truncated_lines.append(record.line)
+        input_ids, labels = input_ids[:max_length], labels[:max_length]
+    trainable = sum(label != IGNORE_INDEX for label in labels[1:])
+    if trainable == 0:
+        report.no_answer_left_lines.append(record.line)
+        return None
+    report.total_tokens += len(input_ids)
+    report.trainable_tokens += trainable
+    return EncodedExample(input_ids=input_ids, labels=labels, line=record.line)
+
+
+def encode_records(
+    records: Sequence[TrainingRecord], tokenizer: Any, max_length: int, train_on_prompt: bool
+) -> tuple[list[EncodedExample], EncodingReport]:
+    """Tokenise every record; see :func:`encode_record`."""
+    report = EncodingReport()
+    examples = []
+    for record in records:
+        example = encode_record(record, tokenizer, max_length, train_on_prompt, report)
+        if example is not None:
+            examples.append(example)
+    return examples, report
+
+
+class EncodedDataset(torch.utils.data.Dataset):
+    """A list of encoded examples as a torch dataset of plain lists."""
+
+    def __init__(self, examples: list[EncodedExample]) -> None:
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        example = self.examples[index]
+        return {"input_ids": example.input_ids, "labels": example.labels}
+
+
+class PaddingCollator:
+    """Pads a batch on the right to its longest example."""
+
+    def __init__(self, pad_token_id: int) -> None:
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        longest = max(len(item["input_ids"]) for item in batch)
+        input_ids, labels, attention = [], [], []
+        for item in batch:
+            padding = longest - len(item["input_ids"])
+            input_ids.append(item["input_ids"] + [self.pad_token_id] * padding)
+            labels.append(item["labels"] + [IGNORE_INDEX] * padding)
+            attention.append([1] * len(item["input_ids"]) + [0] * padding)
+        return {
+            "input_ids": torch.tensor(input_ids, dtype=torch.long),
+            "labels": torch.tensor(labels, dtype=torch.long),
+            "attention_mask": torch.tensor(attention, dtype=torch.long),
+        }

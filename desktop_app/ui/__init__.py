@@ -1,0 +1,1 @@
+"""The PySide6 wizard. Qt is imported only in this package."""
