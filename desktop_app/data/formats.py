@@ -99,8 +99,7 @@ def detect_format(samples: list[dict], *, path: str = "the data") -> tuple[str, 
     )
     raise data_error(
         path,
-        f"does not match any format Enclave knows: its records have the fields {found}."
-        f"{closest}",
+        f"does not match any format Enclave knows: its records have the fields {found}.{closest}",
         f"Expected fields per format: {expected_fields_text()}. "
         "Rename the fields, or choose the format yourself.",
     )

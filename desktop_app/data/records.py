@@ -11,10 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-#: How a record's number is counted: a physical line of the file, or the position of
-#: the record in a JSON document whose records do not each start on their own line.
-NUMBERING_UNITS = ("line", "record")
-
 
 def _location(path: str, number: int, unit: str) -> str:
     return f"{Path(path).name}, {unit} {number}"

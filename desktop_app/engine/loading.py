@@ -100,6 +100,23 @@ def freeze_all_but_top(model: Any, trainable_layers: int) -> list[str]:
     return notes
 
 
+def keep_4bit_training_layout(model: Any) -> int:
+    """Stop bitsandbytes from repacking 4-bit weights for CPU inference.
+
+    On CPUs with AVX512-BF16, bitsandbytes 0.50 repacks a Linear4bit's weights into a
+    CPU inference layout the first time it runs in eval mode (validation), and does not
+    undo it when training resumes; backpropagation then goes through gemv_4bit, which
+    has no autograd kernel, and the gradients reaching earlier layers are wrong.
+    Returns the number of layers changed.
+    """
+    changed = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            changed += 1
+    return changed
+
+
 def count_parameters(model: Any) -> tuple[int, int]:
     """(trainable, total) parameter counts. 4-bit weights are packed two per byte, so
     their element count is doubled to give the real number of weights."""
@@ -147,6 +164,7 @@ def load_for_training(
     )
     model.config.use_cache = False
     if method == "qlora":
+        keep_4bit_training_layout(model)
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=gradient_checkpointing
         )

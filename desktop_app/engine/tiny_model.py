@@ -91,6 +91,9 @@ def build_tiny_model(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=False,
+        # Wider than the library default (0.02) so that a frozen random output head can
+        # still express confident predictions: LoRA tests then see loss fall far.
+        initializer_range=0.2,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)

@@ -17,6 +17,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path):
     config.method.name = "qlora"
     config.hyperparameters.max_steps = 7
     config.output.run_name = "first"
+    config.output.dir = str(tmp_path / "runs")
     save_config(config, tmp_path / "run.json")
     assert load_config(tmp_path / "run.json") == config
     saved = json.loads((tmp_path / "run.json").read_text())

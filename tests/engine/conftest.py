@@ -24,8 +24,13 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
 
 @pytest.fixture
 def memorisable_data(tmp_path: Path) -> Path:
-    """Sixteen alpaca records: four facts, each four times."""
-    records = [{"instruction": q, "input": "", "output": a} for q, a in FACTS] * 4
+    """Sixteen alpaca records: four facts, each asked four ways (no duplicates)."""
+    openings = ["", "Tell me: ", "Question: ", "Please answer: "]
+    records = [
+        {"instruction": opening + question, "input": "", "output": answer}
+        for opening in openings
+        for question, answer in FACTS
+    ]
     return write_jsonl(tmp_path / "facts.jsonl", records)
 
 

@@ -10,7 +10,7 @@ from desktop_app.data.errors import data_error
 from desktop_app.data.readers.encoding import UNDECODABLE_REASON, has_undecodable_text
 from desktop_app.data.records import RawRecord, RecordProblem
 
-_SNIFF_BYTES = 64 * 1024
+_SNIFF_CHARACTERS = 64 * 1024
 _CANDIDATE_DELIMITERS = ",\t;|"
 _DEFAULT_DELIMITER = {".csv": ",", ".tsv": "\t"}
 # Training texts are long; the csv module's default cell limit (128 KiB) would stop the
@@ -19,14 +19,14 @@ _CELL_LIMIT = 1 << 30
 
 
 def _delimiter(path: Path) -> str:
-    """The delimiter csv.Sniffer finds in the first 64 KB, else the extension's default.
+    """The delimiter csv.Sniffer finds in the first 64 K characters, else the extension's.
 
     A sniffed delimiter is only trusted if the header line contains it.
     """
     fallback = _DEFAULT_DELIMITER.get(path.suffix.lower(), ",")
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        sample = handle.read(_SNIFF_BYTES)
-    if len(sample) == _SNIFF_BYTES and "\n" in sample:
+        sample = handle.read(_SNIFF_CHARACTERS)
+    if len(sample) == _SNIFF_CHARACTERS and "\n" in sample:
         sample = sample[: sample.rindex("\n")]  # do not sniff half a row
     header = sample.splitlines()[0] if sample else ""
     try:
@@ -53,7 +53,9 @@ def read_delimited(path: Path) -> Iterator[RawRecord]:
         csv.field_size_limit(_CELL_LIMIT)
     delimiter = _delimiter(path)
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        # strict: a quote left open would otherwise swallow the rest of the file silently.
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        start = 1
         try:
             header = next(reader, None)
             if header is None:
@@ -83,15 +85,15 @@ def read_delimited(path: Path) -> Iterator[RawRecord]:
                     )
                     yield RawRecord(line, RecordProblem(source, line, None, reason))
                     continue
-                values = dict(zip(columns, row, strict=True))
-                if has_undecodable_text(values):
+                if has_undecodable_text("".join(row)):
                     yield RawRecord(line, RecordProblem(source, line, None, UNDECODABLE_REASON))
                     continue
-                yield RawRecord(line, values)
+                yield RawRecord(line, dict(zip(columns, row, strict=True)))
         except csv.Error as error:
             raise data_error(
                 source,
-                f"cannot be read as {path.suffix.lstrip('.').upper() or 'CSV'}: {error}.",
-                "Check the quoting around that line.",
-                line=reader.line_num,
+                f"cannot be read as {path.suffix.lstrip('.').upper()}: {error}.",
+                "Check the quotes in the row that starts on this line: every quote that "
+                "opens a value must close it, and a quote inside a value is written twice.",
+                line=start,
             ) from None

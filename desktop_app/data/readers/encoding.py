@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from desktop_app.data.errors import data_error
 
 UTF8_BOM = b"\xef\xbb\xbf"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _FIX = "save the file with UTF-8 encoding"
 
@@ -42,13 +46,20 @@ def has_undecodable_text(value: object) -> bool:
     such as ``"\\ud800"`` both end up as lone surrogates, which no tokenizer can encode.
     """
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
+        return not value.isascii() and _SURROGATE.search(value) is not None
     if isinstance(value, dict):
         return any(has_undecodable_text(k) or has_undecodable_text(v) for k, v in value.items())
     if isinstance(value, list):
         return any(has_undecodable_text(item) for item in value)
     return False
+
+
+def may_hold_undecodable_text(json_text: str) -> bool:
+    """A quick test of JSON source: False means no string in it holds a lone surrogate.
+
+    Saves walking every parsed record when the text has no surrogates and no escapes
+    that could make one.
+    """
+    return _SURROGATE_ESCAPE.search(json_text) is not None or (
+        not json_text.isascii() and _SURROGATE.search(json_text) is not None
+    )

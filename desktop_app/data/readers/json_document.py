@@ -14,7 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from desktop_app.data.errors import data_error
-from desktop_app.data.readers.encoding import UNDECODABLE_REASON, has_undecodable_text
+from desktop_app.data.readers.encoding import (
+    UNDECODABLE_REASON,
+    has_undecodable_text,
+    may_hold_undecodable_text,
+)
 from desktop_app.data.records import RawRecord, RecordProblem
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -112,9 +116,10 @@ def read_json_document(path: Path) -> Iterator[RawRecord]:
         lines.append(line)
     own_lines = all(earlier < later for earlier, later in zip(lines, lines[1:], strict=False))
     unit = "line" if own_lines else "record"
+    check_text = may_hold_undecodable_text(text)
     for index, item in enumerate(items):
         number = lines[index] if own_lines else index + 1
-        if has_undecodable_text(item):
+        if check_text and has_undecodable_text(item):
             yield RawRecord(number, RecordProblem(source, number, None, UNDECODABLE_REASON, unit))
         else:
             yield RawRecord(number, item, unit)

@@ -11,6 +11,7 @@ from desktop_app.data.readers.encoding import (
     UTF8_BOM,
     decode_problem,
     has_undecodable_text,
+    may_hold_undecodable_text,
 )
 from desktop_app.data.records import RawRecord, RecordProblem
 
@@ -42,7 +43,7 @@ def read_jsonl(path: Path) -> Iterator[RawRecord]:
                 reason = f"is not valid JSON ({error.msg} at column {error.colno})"
                 yield RawRecord(number, RecordProblem(source, number, None, reason))
                 continue
-            if has_undecodable_text(value):
+            if may_hold_undecodable_text(text) and has_undecodable_text(value):
                 yield RawRecord(number, RecordProblem(source, number, None, UNDECODABLE_REASON))
                 continue
             yield RawRecord(number, value)

@@ -1,0 +1,123 @@
+"""The enclave command as a user runs it: a real subprocess, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from desktop_app.core.config import RunConfig
+from desktop_app.core.config_io import save_config
+
+
+def enclave(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app", *args],
+        capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+    )
+
+
+def test_no_arguments_says_what_to_run():
+    completed = enclave()
+    assert completed.returncode == 0
+    assert "enclave train CONFIG.json" in completed.stdout
+
+
+def test_bad_config_exits_2_naming_the_field(tmp_path: Path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"data": {"train": "x.jsonl"},
+                                  "hyperparameters": {"learning_rate": -1}}))
+    completed = enclave("train", str(config))
+    assert completed.returncode == 2
+    assert "hyperparameters.learning_rate" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_unknown_field_exits_2_with_suggestion(tmp_path: Path):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"method": {"lora_rank": 8}}))
+    completed = enclave("train", str(config))
+    assert completed.returncode == 2
+    assert "method.lora_rank" in completed.stderr and "lora_r" in completed.stderr
+
+
+def test_missing_data_file_exits_2(tmp_path: Path, tiny_model_dir: Path):
+    config = RunConfig()
+    config.model.path = str(tiny_model_dir)
+    config.data.train = str(tmp_path / "missing.jsonl")
+    save_config(config, tmp_path / "run.json")
+    completed = enclave("train", str(tmp_path / "run.json"))
+    assert completed.returncode == 2, completed.stderr
+    assert "missing.jsonl" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_hub_id_is_refused(tmp_path: Path):
+    (tmp_path / "train.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    (tmp_path / "run.json").write_text(json.dumps(
+        {"model": {"path": "meta-llama/Llama-3.1-8B"}, "data": {"train": "train.jsonl"}}))
+    completed = enclave("train", str(tmp_path / "run.json"))
+    assert completed.returncode == 2
+    assert "never downloads" in completed.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_hardware_reports_cpu_ram_and_disk():
+    completed = enclave("hardware", "--json")
+    assert completed.returncode == 0, completed.stderr
+    info = json.loads(completed.stdout)
+    assert info["cpu_cores_logical"] >= 1 and info["ram_total_bytes"] > 0
+    assert info["disk_free_bytes"] > 0
+    assert "CPU" in enclave("hardware").stdout
+
+
+def test_model_inspect_tiny_model(tiny_model_dir: Path):
+    completed = enclave("model", "inspect", str(tiny_model_dir), "--json")
+    assert completed.returncode == 0, completed.stderr
+    facts = json.loads(completed.stdout)
+    assert facts["context_length"] == 512
+    assert facts["chat_template"] is True
+
+
+def test_train_then_ctrl_c_cancels_with_checkpoint(tmp_path: Path, tiny_model_dir: Path):
+    records = [{"prompt": f"Question {i}?", "completion": f"Answer {i}."} for i in range(32)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    config = RunConfig()
+    config.model.path = str(tiny_model_dir)
+    config.data.train = str(tmp_path / "train.jsonl")
+    config.method.name = "lora"
+    config.hyperparameters.max_steps = 3000
+    config.hyperparameters.max_length = 32
+    config.output.dir = str(tmp_path / "runs")
+    config.output.run_name = "cli-run"
+    save_config(config, tmp_path / "run.json")
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "desktop_app", "train", str(tmp_path / "run.json")],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    metrics = tmp_path / "runs" / "cli-run" / "metrics.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if metrics.exists() and '"StepMetrics"' in metrics.read_text():
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=240)
+
+    assert process.returncode == 3, stderr
+    assert "enclave train --resume" in stderr
+    assert list((tmp_path / "runs" / "cli-run" / "checkpoints").glob("checkpoint-*"))
+
+
+@pytest.mark.parametrize("args", [["train"], ["train", "a.json", "--resume", "b"]])
+def test_train_needs_exactly_one_of_config_or_resume(args: list[str]):
+    completed = enclave(*args)
+    assert completed.returncode == 2
+    assert "Give either a run configuration file or --resume" in completed.stderr
