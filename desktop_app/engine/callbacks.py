@@ -63,12 +63,15 @@ class ReporterCallback(TrainerCallback):
         self._first_step = state.global_step
         self._last_log_tokens = state.num_input_tokens_seen or 0
 
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+    def _stop_if_asked(self, control: Any) -> Any:
         if self.stop_event.is_set() and not self.cancelled:
             self.cancelled = True
             control.should_save = True
             control.should_training_stop = True
         return control
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        return self._stop_if_asked(control)
 
     def _eta(self, step: int, total: int) -> float | None:
         done = step - self._first_step
@@ -109,7 +112,9 @@ class ReporterCallback(TrainerCallback):
                 eta_seconds=self._eta(step, state.max_steps),
             )
         )
-        return control
+        # A cancel asked for while this step was being reported still stops here: the
+        # Trainer saves after logging in the same step.
+        return self._stop_if_asked(control)
 
     def on_evaluate(
         self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any

@@ -27,7 +27,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.hashing import sha256_file
 from desktop_app.engine.builders import quantization_config
-from desktop_app.engine.loading import load_for_training
+from desktop_app.engine.loading import keep_4bit_training_layout, load_for_training
 from desktop_app.engine.train import run_training
 
 
@@ -67,8 +67,12 @@ def test_qlora_run_trains_adapters_on_4bit_base(tiny_config: RunConfig, tiny_mod
         device_map={"": "cpu"},
         dtype=torch.float32,
     )
+    # Same kernels on both sides: without this, bitsandbytes repacks the fresh model's
+    # weights for bf16 CPU inference and the logits differ by rounding.
+    keep_4bit_training_layout(fresh)
     fresh_q = fresh.model.layers[0].self_attn.q_proj.weight
     assert torch.equal(q_proj.base_layer.weight.data, fresh_q.data)
+    assert torch.equal(q_proj.base_layer.weight.quant_state.absmax, fresh_q.quant_state.absmax)
 
     # Loss falls on a memorisable set.
     losses = list(_losses(reporter).values())
