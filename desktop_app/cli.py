@@ -32,7 +32,9 @@ from desktop_app.core.events import (
 from desktop_app.core.paths import enclave_home
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
-SAMPLE_DATA = Path(__file__).resolve().parent.parent / "resources" / "sample_data" / "insurance_qa.jsonl"
+SAMPLE_DATA = (
+    Path(__file__).resolve().parent.parent / "resources" / "sample_data" / "insurance_qa.jsonl"
+)
 
 NO_APP_YET = """\
 Enclave {version}
@@ -82,8 +84,11 @@ class ProgressReporter:
                 "validation records."
             )
             self.bar = tqdm(
-                total=event.total_steps, initial=event.resumed_from_step, unit="step",
-                file=self.stream, dynamic_ncols=True,
+                total=event.total_steps,
+                initial=event.resumed_from_step,
+                unit="step",
+                file=self.stream,
+                dynamic_ncols=True,
             )
         elif isinstance(event, StepMetrics) and self.bar is not None:
             self.bar.total = event.total_steps
@@ -94,8 +99,10 @@ class ProgressReporter:
                 f"ETA {_human_seconds(event.eta_seconds)}"
             )
         elif isinstance(event, EvalMetrics):
-            self._say(f"Step {event.step}: validation loss {event.eval_loss:.4f} "
-                      f"(perplexity {event.perplexity:.2f})")
+            self._say(
+                f"Step {event.step}: validation loss {event.eval_loss:.4f} "
+                f"(perplexity {event.perplexity:.2f})"
+            )
         elif isinstance(event, CheckpointSaved):
             self._say(f"Checkpoint saved at step {event.step}.")
         elif isinstance(event, WarningRaised):
@@ -110,8 +117,10 @@ class ProgressReporter:
             return f"Done. Saved to {event.output_path}\n{figures}"
         if isinstance(event, RunCancelled):
             if event.checkpoint:
-                return (f"Cancelled at step {event.step}; checkpoint kept. Continue with:\n"
-                        f"  enclave train --resume {event.run_dir}")
+                return (
+                    f"Cancelled at step {event.step}; checkpoint kept. Continue with:\n"
+                    f"  enclave train --resume {event.run_dir}"
+                )
             return "Cancelled before training began; nothing to resume."
         text = f"Training failed: {event.message}"
         if self.verbose and event.details:
@@ -131,8 +140,12 @@ def _cancel_on_interrupt(stop_event: threading.Event) -> None:
         if stop_event.is_set():
             raise KeyboardInterrupt
         stop_event.set()
-        print("\nStopping after this step and saving a checkpoint "
-              "(press Ctrl+C again to abort without one)...", file=sys.stderr, flush=True)
+        print(
+            "\nStopping after this step and saving a checkpoint "
+            "(press Ctrl+C again to abort without one)...",
+            file=sys.stderr,
+            flush=True,
+        )
 
     signal.signal(signal.SIGINT, handler)
 
@@ -151,8 +164,10 @@ def _train(config: RunConfig | None, resume: str | None, verbose: bool) -> int:
 
 def _command_train(args: argparse.Namespace) -> int:
     if (args.config is None) == (args.resume is None):
-        raise UserInputError("Give either a run configuration file or --resume RUN_DIR.",
-                             "For example: enclave train run.json")
+        raise UserInputError(
+            "Give either a run configuration file or --resume RUN_DIR.",
+            "For example: enclave train run.json",
+        )
     config = load_config(args.config) if args.config else None
     return _train(config, args.resume, args.verbose)
 
@@ -191,8 +206,9 @@ def _command_model_inspect(args: argparse.Namespace) -> int:
     )
 
     facts = inspect_model(args.path, probe_hardware(Path.cwd()))
-    print(json.dumps(model_facts_to_dict(facts), indent=2) if args.json
-          else format_model_facts(facts))
+    print(
+        json.dumps(model_facts_to_dict(facts), indent=2) if args.json else format_model_facts(facts)
+    )
     return EXIT_OK
 
 

@@ -19,7 +19,10 @@ from desktop_app.core.config_io import save_config
 def enclave(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "desktop_app", *args],
-        capture_output=True, text=True, timeout=timeout, env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),
     )
 
 
@@ -31,8 +34,9 @@ def test_no_arguments_says_what_to_run():
 
 def test_bad_config_exits_2_naming_the_field(tmp_path: Path):
     config = tmp_path / "run.json"
-    config.write_text(json.dumps({"data": {"train": "x.jsonl"},
-                                  "hyperparameters": {"learning_rate": -1}}))
+    config.write_text(
+        json.dumps({"data": {"train": "x.jsonl"}, "hyperparameters": {"learning_rate": -1}})
+    )
     completed = enclave("train", str(config))
     assert completed.returncode == 2
     assert "hyperparameters.learning_rate" in completed.stderr
@@ -60,8 +64,9 @@ def test_missing_data_file_exits_2(tmp_path: Path, tiny_model_dir: Path):
 
 def test_hub_id_is_refused(tmp_path: Path):
     (tmp_path / "train.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
-    (tmp_path / "run.json").write_text(json.dumps(
-        {"model": {"path": "meta-llama/Llama-3.1-8B"}, "data": {"train": "train.jsonl"}}))
+    (tmp_path / "run.json").write_text(
+        json.dumps({"model": {"path": "meta-llama/Llama-3.1-8B"}, "data": {"train": "train.jsonl"}})
+    )
     completed = enclave("train", str(tmp_path / "run.json"))
     assert completed.returncode == 2
     assert "never downloads" in completed.stderr
@@ -82,7 +87,7 @@ def test_model_inspect_tiny_model(tiny_model_dir: Path):
     assert completed.returncode == 0, completed.stderr
     facts = json.loads(completed.stdout)
     assert facts["context_length"] == 512
-    assert facts["chat_template"] is True
+    assert facts["has_chat_template"] is True
 
 
 def test_train_then_ctrl_c_cancels_with_checkpoint(tmp_path: Path, tiny_model_dir: Path):
@@ -100,7 +105,9 @@ def test_train_then_ctrl_c_cancels_with_checkpoint(tmp_path: Path, tiny_model_di
 
     process = subprocess.Popen(
         [sys.executable, "-m", "desktop_app", "train", str(tmp_path / "run.json")],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     metrics = tmp_path / "runs" / "cli-run" / "metrics.jsonl"
     deadline = time.monotonic() + 240

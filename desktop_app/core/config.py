@@ -145,8 +145,7 @@ class MethodSpec(_Checks):
     )
     lora_r: int = _field(
         16,
-        "Adapter rank: how much the adapters can learn. 8 to 64 is usual; higher uses "
-        "more memory.",
+        "Adapter rank: how much the adapters can learn. 8 to 64 is usual; higher uses more memory.",
     )
     lora_alpha: int = _field(
         32,
@@ -229,9 +228,7 @@ class HyperParams(_Checks):
         "How big each update is. 0.0002 suits LoRA and QLoRA; full fine-tuning wants about "
         "0.00002.",
     )
-    batch_size: int = _field(
-        4, "Examples processed together. Lower it if you run out of memory."
-    )
+    batch_size: int = _field(4, "Examples processed together. Lower it if you run out of memory.")
     gradient_accumulation_steps: int = _field(
         1,
         "Add up this many batches before each update: a larger effective batch without "
@@ -242,9 +239,7 @@ class HyperParams(_Checks):
         "Longest example in tokens; longer ones are cut (and counted in a warning). "
         "Lower it if you run out of memory.",
     )
-    seed: int = _field(
-        42, "Random seed: the same seed, data and settings give the same run."
-    )
+    seed: int = _field(42, "Random seed: the same seed, data and settings give the same run.")
     warmup_ratio: float = _field(
         0.03, "Share of the steps over which the learning rate ramps up from zero (0 to 0.5)."
     )
@@ -310,7 +305,7 @@ class OutputSpec(_Checks):
         if self.run_name is not None and (
             not self.run_name.strip() or any(c in self.run_name for c in '/\\:*?"<>|')
         ):
-            self._fail("run_name", "must be a plain folder name without / \\ : * ? \" < > |.")
+            self._fail("run_name", 'must be a plain folder name without / \\ : * ? " < > |.')
 
 
 @dataclass

@@ -34,8 +34,8 @@ def _type_name(annotation: Any) -> str:
 
 def _coerce(value: Any, annotation: Any, dotted: str, source: str | None) -> Any:
     """Check a JSON value against a field's type; ints are accepted where floats are."""
-    allowed = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (
-        annotation,
+    allowed = (
+        typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     )
     for kind in allowed:
         if kind is type(None) and value is None:
@@ -77,9 +77,7 @@ def config_from_dict(raw: Any, source: str | None = None) -> RunConfig:
     known = set(RunConfig.SECTIONS) | {"version"}
     for key in raw:
         if key not in known:
-            raise ConfigError(
-                key, f"is not a known section.{_did_you_mean(key, known)}", source
-            )
+            raise ConfigError(key, f"is not a known section.{_did_you_mean(key, known)}", source)
     sections: dict[str, Any] = {}
     for section_name, section_cls in RunConfig.SECTIONS.items():
         body = raw.get(section_name, {})

@@ -7,7 +7,7 @@ import importlib.metadata
 import platform
 import socket
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def file_hashes(paths: Iterable[Path]) -> dict[str, dict[str, Any]]:
 
 def utc_now() -> str:
     """The current time as an ISO 8601 string in UTC."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def who_and_where() -> dict[str, str]:

@@ -136,8 +136,10 @@ def training_arguments(
         bf16=on_gpu and compute_dtype == torch.bfloat16,
         fp16=on_gpu and compute_dtype == torch.float16,
         use_cpu=not on_gpu,
-        gradient_checkpointing=gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if gradient_checkpointing else None,
+        activation_checkpointing=gradient_checkpointing,
+        activation_checkpointing_kwargs=(
+            {"use_reentrant": False} if gradient_checkpointing else None
+        ),
         optim="adamw_torch",
         include_num_input_tokens_seen="non_padding",
         remove_unused_columns=False,

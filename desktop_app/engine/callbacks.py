@@ -52,6 +52,7 @@ class ReporterCallback(TrainerCallback):
         self.non_finite_loss: tuple[int, float] | None = None
         self.last_loss: float | None = None
         self.last_eval_loss: float | None = None
+        self.last_eval_step: int | None = None
         self.last_checkpoint: Path | None = None
         self._started_at = 0.0
         self._first_step = 0
@@ -124,6 +125,7 @@ class ReporterCallback(TrainerCallback):
             return
         loss = float(metrics["eval_loss"])
         self.last_eval_loss = loss
+        self.last_eval_step = state.global_step
         self.reporter.report(
             EvalMetrics(
                 step=state.global_step,

@@ -154,7 +154,7 @@ def load_for_training(
     # Full and freeze keep float32 master weights; the Trainer's autocast handles
     # bf16/fp16 on a GPU. LoRA's frozen base can sit in the compute dtype directly.
     load_dtype = compute_dtype if method in ("lora", "qlora") else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(
+    model: Any = AutoModelForCausalLM.from_pretrained(
         str(folder),
         dtype=load_dtype,
         quantization_config=quantization,

@@ -84,15 +84,14 @@ def encode_record(
     answer token to learn from."""
     if record.text is not None:
         text = record.text + (tokenizer.eos_token or "")
-        spans: list[tuple[int, int]] | None = [(0, len(text))]
+        spans = [(0, len(text))]
     else:
         messages = [{"role": m.role, "content": m.content} for m in record.messages]
         text = _render(tokenizer, messages)
-        spans = None if train_on_prompt else _answer_spans(tokenizer, messages)
-        if spans is None:
-            if not train_on_prompt:
-                report.masking_fell_back = True
-            spans = [(0, len(text))]
+        answer_spans = None if train_on_prompt else _answer_spans(tokenizer, messages)
+        if answer_spans is None and not train_on_prompt:
+            report.masking_fell_back = True
+        spans = answer_spans if answer_spans is not None else [(0, len(text))]
     encoded = tokenizer(
         text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
     )

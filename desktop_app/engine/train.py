@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 import torch
 from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
-from transformers import logging as transformers_logging
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_to_dict
@@ -36,6 +35,7 @@ from desktop_app.core.run_folder import RunFolder, RunLogReporter
 from desktop_app.data.loading import load_records
 from desktop_app.data.records import TrainingRecord
 from desktop_app.data.split import split_records
+from desktop_app.engine import quiet_library_output
 from desktop_app.engine.builders import (
     quantization_config,
     resolve_compute_dtype,
@@ -211,7 +211,9 @@ def run_training(
         return TrainResult("failed", folder.path, message=message)
 
 
-def _finish(folder: RunFolder, status: str, metrics: dict[str, Any], outputs: list[Path] = []) -> None:  # noqa: B006
+def _finish(
+    folder: RunFolder, status: str, metrics: dict[str, Any], outputs: tuple[Path, ...] = ()
+) -> None:
     manifest = folder.read_manifest()
     if manifest:
         folder.write_manifest(finish_manifest(manifest, status, metrics, outputs))
@@ -226,7 +228,7 @@ def _train(
     checkpoint: Path | None,
 ) -> tuple[TrainResult, Any]:
     config, hyper = inputs.config, inputs.config.hyperparameters
-    transformers_logging.set_verbosity_error()
+    quiet_library_output()
     model_folder = prepare_model_folder(source, events)
     if stop_event.is_set():
         events.report(RunCancelled(str(folder.path), 0, None))
@@ -236,7 +238,12 @@ def _train(
     # Seed before the adapters are created: their initial values come from the RNG.
     set_seed(hyper.seed)
     prepared = load_for_training(
-        model_folder, inputs.method, config.method, inputs.device, inputs.compute_dtype, checkpointing
+        model_folder,
+        inputs.method,
+        config.method,
+        inputs.device,
+        inputs.compute_dtype,
+        checkpointing,
     )
     for note in prepared.notes:
         events.report(WarningRaised(note))
@@ -245,21 +252,27 @@ def _train(
     train_examples, report = encode_records(inputs.train, *args)
     validation_examples, _ = encode_records(inputs.validation, *args)
     if report.truncated_lines:
-        events.report(WarningRaised(
-            f"{len(report.truncated_lines)} training records are longer than max_length "
-            f"({hyper.max_length} tokens) and were cut: lines {_lines(report.truncated_lines)}."
-        ))
+        events.report(
+            WarningRaised(
+                f"{len(report.truncated_lines)} training records are longer than max_length "
+                f"({hyper.max_length} tokens) and were cut: lines {_lines(report.truncated_lines)}."
+            )
+        )
     if report.no_answer_left_lines:
-        events.report(WarningRaised(
-            f"{len(report.no_answer_left_lines)} training records have no answer left after "
-            f"cutting to max_length and are not trained on: lines "
-            f"{_lines(report.no_answer_left_lines)}. Raise max_length to use them."
-        ))
+        events.report(
+            WarningRaised(
+                f"{len(report.no_answer_left_lines)} training records have no answer left after "
+                f"cutting to max_length and are not trained on: lines "
+                f"{_lines(report.no_answer_left_lines)}. Raise max_length to use them."
+            )
+        )
     if report.masking_fell_back:
-        events.report(WarningRaised(
-            "This model's chat template cannot be split into prompt and answer, so the "
-            "whole conversation is trained on."
-        ))
+        events.report(
+            WarningRaised(
+                "This model's chat template cannot be split into prompt and answer, so the "
+                "whole conversation is trained on."
+            )
+        )
     if not train_examples:
         raise DataError(config.data.train, "no record has any answer left to learn from.")
     if stop_event.is_set():
@@ -267,9 +280,7 @@ def _train(
 
     staging = folder.path / ".staging"
     has_validation = bool(validation_examples)
-    callback = ReporterCallback(
-        events, stop_event, folder, hyper.keep_checkpoints, inputs.device
-    )
+    callback = ReporterCallback(events, stop_event, folder, hyper.keep_checkpoints, inputs.device)
     trainer = Trainer(
         model=prepared.model,
         args=training_arguments(
@@ -311,19 +322,21 @@ def _train(
         manifest["resumed_at"].append(utc_now())
     folder.write_manifest(manifest)
     resumed_step = int(checkpoint.name.split("-")[1]) if checkpoint is not None else 0
-    events.report(RunStarted(
-        run_dir=str(folder.path),
-        config=config_to_dict(config),
-        hardware=hardware_to_dict(inputs.hardware),
-        method=inputs.method,
-        device=inputs.device,
-        trainable_parameters=prepared.trainable_parameters,
-        total_parameters=prepared.total_parameters,
-        train_records=len(train_examples),
-        validation_records=len(validation_examples),
-        total_steps=_estimated_steps(config, len(train_examples)),
-        resumed_from_step=resumed_step,
-    ))
+    events.report(
+        RunStarted(
+            run_dir=str(folder.path),
+            config=config_to_dict(config),
+            hardware=hardware_to_dict(inputs.hardware),
+            method=inputs.method,
+            device=inputs.device,
+            trainable_parameters=prepared.trainable_parameters,
+            total_parameters=prepared.total_parameters,
+            train_records=len(train_examples),
+            validation_records=len(validation_examples),
+            total_steps=_estimated_steps(config, len(train_examples)),
+            resumed_from_step=resumed_step,
+        )
+    )
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     shutil.rmtree(staging, ignore_errors=True)
 
@@ -344,7 +357,7 @@ def _train(
         message = f"Cancelled at step {step}. Continue with 'enclave train --resume {folder.path}'."
         return TrainResult("cancelled", folder.path, latest, message=message), prepared.model
 
-    if has_validation:
+    if has_validation and callback.last_eval_step != trainer.state.global_step:
         events.report(StageChanged("evaluating", "Measuring validation loss"))
         trainer.evaluate()
     metrics: dict[str, float] = {"steps": float(trainer.state.global_step)}
@@ -356,7 +369,7 @@ def _train(
     events.report(StageChanged("saving", "Saving the trained model"))
     target = folder.adapter_dir if inputs.method in ("lora", "qlora") else folder.model_dir
     outputs = _save_outputs(prepared.model, prepared.tokenizer, target)
-    _finish(folder, "finished", metrics, outputs)
+    _finish(folder, "finished", metrics, tuple(outputs))
     events.report(RunFinished(str(folder.path), str(target), metrics))
     return TrainResult("finished", folder.path, target, metrics), prepared.model
 
@@ -373,4 +386,8 @@ def _quantization_summary(method: str, config: RunConfig) -> dict[str, Any] | No
     spec = config.method
     if spec.quantization_bits == 8:
         return {"bits": 8}
-    return {"bits": 4, "quant_type": spec.quant_type, "double_quantization": spec.double_quantization}
+    return {
+        "bits": 4,
+        "quant_type": spec.quant_type,
+        "double_quantization": spec.double_quantization,
+    }

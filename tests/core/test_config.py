@@ -27,13 +27,22 @@ def test_round_trip_keeps_every_field(tmp_path: Path):
 
 def test_fixed_names_exist():
     raw = config_to_dict(RunConfig())
-    for section, name in [("model", "path"), ("data", "train"), ("data", "format"),
-                          ("data", "validation_fraction"), ("method", "name"),
-                          ("method", "lora_r"), ("method", "lora_alpha"),
-                          ("hyperparameters", "epochs"), ("hyperparameters", "max_steps"),
-                          ("hyperparameters", "learning_rate"), ("hyperparameters", "batch_size"),
-                          ("hyperparameters", "max_length"), ("hyperparameters", "seed"),
-                          ("output", "dir")]:
+    for section, name in [
+        ("model", "path"),
+        ("data", "train"),
+        ("data", "format"),
+        ("data", "validation_fraction"),
+        ("method", "name"),
+        ("method", "lora_r"),
+        ("method", "lora_alpha"),
+        ("hyperparameters", "epochs"),
+        ("hyperparameters", "max_steps"),
+        ("hyperparameters", "learning_rate"),
+        ("hyperparameters", "batch_size"),
+        ("hyperparameters", "max_length"),
+        ("hyperparameters", "seed"),
+        ("output", "dir"),
+    ]:
         assert name in raw[section]
     assert raw["data"]["format"] == "auto"
     assert raw["model"]["path"] == DEMO_MODEL
@@ -55,13 +64,14 @@ def test_every_field_is_documented():
 @pytest.mark.parametrize(
     ("raw", "field", "words"),
     [
-        ({"hyperparameters": {"learnig_rate": 0.1}}, "hyperparameters.learnig_rate",
-         "Did you mean 'learning_rate'?"),
+        (
+            {"hyperparameters": {"learnig_rate": 0.1}},
+            "hyperparameters.learnig_rate",
+            "Did you mean 'learning_rate'?",
+        ),
         ({"hyperparamters": {}}, "hyperparamters", "Did you mean 'hyperparameters'?"),
-        ({"hyperparameters": {"learning_rate": 5}}, "hyperparameters.learning_rate",
-         "at most 1"),
-        ({"hyperparameters": {"batch_size": "4"}}, "hyperparameters.batch_size",
-         "whole number"),
+        ({"hyperparameters": {"learning_rate": 5}}, "hyperparameters.learning_rate", "at most 1"),
+        ({"hyperparameters": {"batch_size": "4"}}, "hyperparameters.batch_size", "whole number"),
         ({"hyperparameters": {"batch_size": 0}}, "hyperparameters.batch_size", "at least 1"),
         ({"method": {"name": "qlorra"}}, "method.name", "qlora, lora, full, freeze"),
         ({"method": {"quantization_bits": 2}}, "method.quantization_bits", "4 or 8"),
@@ -89,11 +99,15 @@ def test_whole_numbers_accepted_for_decimal_fields():
 def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path):
     (tmp_path / "data").mkdir()
     (tmp_path / "model").mkdir()
-    (tmp_path / "run.json").write_text(json.dumps({
-        "model": {"path": "model"},
-        "data": {"train": "data/train.jsonl"},
-        "output": {"dir": "runs"},
-    }))
+    (tmp_path / "run.json").write_text(
+        json.dumps(
+            {
+                "model": {"path": "model"},
+                "data": {"train": "data/train.jsonl"},
+                "output": {"dir": "runs"},
+            }
+        )
+    )
     config = load_config(tmp_path / "run.json")
     assert config.model.path == str(tmp_path / "model")
     assert config.data.train == str(tmp_path / "data" / "train.jsonl")

@@ -94,8 +94,9 @@ def test_qlora_run_trains_adapters_on_4bit_base(tiny_config: RunConfig, tiny_mod
     assert manifest["status"] == "finished"
 
 
-def test_lora_changes_adapters_and_leaves_base_weights(tiny_config: RunConfig,
-                                                       tiny_model_dir: Path):
+def test_lora_changes_adapters_and_leaves_base_weights(
+    tiny_config: RunConfig, tiny_model_dir: Path
+):
     result = run_training(tiny_config, ListReporter(), keep_model=True)
     assert result.status == "finished", result.message
 
@@ -109,21 +110,28 @@ def test_lora_changes_adapters_and_leaves_base_weights(tiny_config: RunConfig,
         assert torch.equal(trained[name], value), f"base weight {name} changed"
 
     set_seed(tiny_config.hyperparameters.seed)
-    initial = load_for_training(tiny_model_dir, "lora", tiny_config.method, "cpu",
-                                torch.float32, False).model
+    initial = load_for_training(
+        tiny_model_dir, "lora", tiny_config.method, "cpu", torch.float32, False
+    ).model
     initial_lora = {n: p for n, p in initial.named_parameters() if "lora_" in n}
     for name, param in result.model.named_parameters():
         if "lora_" in name:
             assert not torch.equal(param, initial_lora[name]), f"{name} did not move"
 
 
-def test_run_folder_holds_config_metrics_checkpoints_adapter_manifest(tiny_config: RunConfig,
-                                                                      tiny_model_dir: Path):
+def test_run_folder_holds_config_metrics_checkpoints_adapter_manifest(
+    tiny_config: RunConfig, tiny_model_dir: Path
+):
     reporter = ListReporter()
     result = run_training(tiny_config, reporter)
     run_dir = result.run_dir
     assert {p.name for p in run_dir.iterdir()} >= {
-        "config.json", "metrics.jsonl", "manifest.json", "checkpoints", "adapter"}
+        "config.json",
+        "metrics.jsonl",
+        "manifest.json",
+        "checkpoints",
+        "adapter",
+    }
     assert not (run_dir / ".staging").exists()
 
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -136,11 +144,14 @@ def test_run_folder_holds_config_metrics_checkpoints_adapter_manifest(tiny_confi
     assert started.train_records == 12 and started.validation_records == 4
 
     evals = reporter.of_type(EvalMetrics)
-    assert [e.step for e in evals] == [6, 12, 12]
+    assert [e.step for e in evals] == [6, 12]  # the final step's is not repeated
     saved = [e.step for e in reporter.of_type(CheckpointSaved)]
     assert saved == [4, 8, 12]
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
-        "checkpoint-12", "checkpoint-4", "checkpoint-8"]
+        "checkpoint-12",
+        "checkpoint-4",
+        "checkpoint-8",
+    ]
 
     manifest = json.loads((run_dir / "manifest.json").read_text())
     data_hash = manifest["data_files"][str(Path(tiny_config.data.train).resolve())]["sha256"]
@@ -193,16 +204,16 @@ def test_cancel_then_resume_matches_uninterrupted_run(tiny_config: RunConfig):
     expected = _losses(uninterrupted)
     for step, loss in resumed_losses.items():
         assert loss == pytest.approx(expected[step], rel=1e-5), step
-    assert resumed.metrics["eval_loss"] == pytest.approx(
-        run_metrics_eval(uninterrupted), rel=1e-5)
+    assert resumed.metrics["eval_loss"] == pytest.approx(run_metrics_eval(uninterrupted), rel=1e-5)
 
 
 def run_metrics_eval(reporter: ListReporter) -> float:
     return reporter.of_type(RunFinished)[0].metrics["eval_loss"]
 
 
-def test_non_finite_loss_stops_with_clear_message(tiny_config: RunConfig, tiny_model_dir: Path,
-                                                  tmp_path: Path):
+def test_non_finite_loss_stops_with_clear_message(
+    tiny_config: RunConfig, tiny_model_dir: Path, tmp_path: Path
+):
     import shutil
 
     from safetensors.torch import save_file
@@ -225,8 +236,9 @@ def test_non_finite_loss_stops_with_clear_message(tiny_config: RunConfig, tiny_m
 
 
 @pytest.mark.parametrize("method", ["full", "freeze"])
-def test_full_and_freeze_train_the_right_weights(method: str, tiny_config: RunConfig,
-                                                 tiny_model_dir: Path):
+def test_full_and_freeze_train_the_right_weights(
+    method: str, tiny_config: RunConfig, tiny_model_dir: Path
+):
     tiny_config.method.name = method
     tiny_config.method.freeze_trainable_layers = 1
     tiny_config.hyperparameters.learning_rate = 1e-3
@@ -245,3 +257,39 @@ def test_full_and_freeze_train_the_right_weights(method: str, tiny_config: RunCo
         assert all(n.startswith(("model.layers.1.", "lm_head", "model.norm")) for n in changed)
         assert any(n.startswith("model.layers.1.") for n in changed)
         assert "lm_head.weight" in changed
+
+
+def test_final_validation_when_the_last_step_is_not_an_eval_step(tiny_config: RunConfig):
+    tiny_config.hyperparameters.max_steps = 8
+    reporter = ListReporter()
+    result = run_training(tiny_config, reporter)
+    assert [e.step for e in reporter.of_type(EvalMetrics)] == [6, 8]
+    assert result.metrics["eval_loss"] == reporter.of_type(EvalMetrics)[-1].eval_loss
+
+
+@pytest.mark.slow
+def test_demo_model_converts_and_trains_a_few_lora_steps(tmp_path: Path):
+    """The built-in SmolLM2 GGUF goes through conversion, loading and real LoRA steps."""
+    pytest.importorskip("gguf")
+    sample = Path(__file__).parents[2] / "resources" / "sample_data" / "insurance_qa.jsonl"
+    config = RunConfig()  # model.path defaults to the built-in demo model
+    config.data.train = str(sample)
+    config.method.name = "lora"
+    config.hyperparameters.max_steps = 3
+    config.hyperparameters.batch_size = 2
+    config.hyperparameters.max_length = 128
+    config.hyperparameters.eval_every_steps = 0
+    config.hyperparameters.save_every_steps = 0
+    config.output.dir = str(tmp_path / "runs")
+    reporter = ListReporter()
+
+    result = run_training(config, reporter)
+
+    assert result.status == "finished", result.message
+    started = reporter.of_type(RunStarted)[0]
+    assert 130e6 < started.total_parameters < 140e6
+    losses = [e.loss for e in reporter.of_type(StepMetrics)]
+    assert len(losses) == 3 and all(0 < loss < 10 for loss in losses)
+    assert (result.output_path / "adapter_model.safetensors").is_file()
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["model"]["source"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
