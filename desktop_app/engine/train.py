@@ -192,7 +192,9 @@ def run_training(
             )
     inputs = _check_inputs(config)
     source = resolve_model_source(config.model.path)
-    if resume_dir is None:
+    if resume_dir is not None:
+        _check_resumable(folder, inputs.data_files)
+    else:
         folder = RunFolder.create(config, inputs.method)
     events = TeeReporter(RunLogReporter(folder), reporter)
     try:
@@ -209,6 +211,28 @@ def run_training(
         events.report(RunFailed(str(folder.path), message, traceback.format_exc()))
         _finish(folder, "failed", {})
         return TrainResult("failed", folder.path, message=message)
+
+
+def _check_resumable(folder: RunFolder, data_files: list[Path]) -> None:
+    """Refuse to resume a finished run, or one whose data changed since it started."""
+    manifest = folder.read_manifest()
+    if manifest.get("status") == "finished":
+        raise UserInputError(
+            f"The run in {folder.path} already finished; there is nothing to resume.",
+            "Start a new run with 'enclave train CONFIG.json'.",
+        )
+    recorded = manifest.get("data_files", {})
+    for path in data_files:
+        entry = recorded.get(str(path.resolve()))
+        if (
+            entry is not None
+            and entry["sha256"] != file_hashes([path])[str(path.resolve())]["sha256"]
+        ):
+            raise UserInputError(
+                f"{path} has changed since this run started, so resuming would not give "
+                "the same model.",
+                "Put the original file back, or start a new run with the new data.",
+            )
 
 
 def _finish(

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
 from desktop_app.core.config import RunConfig
+from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import (
     CheckpointSaved,
     EvalMetrics,
@@ -293,3 +294,32 @@ def test_demo_model_converts_and_trains_a_few_lora_steps(tmp_path: Path):
     assert (result.output_path / "adapter_model.safetensors").is_file()
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["model"]["source"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def test_resume_is_refused_for_finished_runs_and_changed_data(tiny_config: RunConfig):
+    tiny_config.hyperparameters.max_steps = 4
+    finished = run_training(tiny_config, ListReporter())
+    with pytest.raises(UserInputError) as caught:
+        run_training(RunConfig(), ListReporter(), resume_dir=finished.run_dir)
+    assert "already finished" in caught.value.user_message()
+
+    stop = threading.Event()
+    cancelled = run_training(tiny_config, _CancelAt(2, stop), stop)
+    assert cancelled.status == "cancelled"
+    data = Path(tiny_config.data.train)
+    data.write_text(data.read_text().replace("Paris", "Lyon"))
+    with pytest.raises(UserInputError) as caught:
+        run_training(RunConfig(), ListReporter(), resume_dir=cancelled.run_dir)
+    assert "has changed since this run started" in caught.value.user_message()
+
+
+def test_cancel_before_training_starts_leaves_nothing_to_resume(tiny_config: RunConfig):
+    stop = threading.Event()
+    stop.set()
+    reporter = ListReporter()
+    result = run_training(tiny_config, reporter, stop)
+    assert result.status == "cancelled"
+    assert reporter.of_type(RunCancelled)[0].checkpoint is None
+    assert not reporter.of_type(StepMetrics)
+    with pytest.raises(UserInputError, match="no checkpoint"):
+        run_training(RunConfig(), ListReporter(), resume_dir=result.run_dir)
