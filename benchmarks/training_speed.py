@@ -57,7 +57,9 @@ def run_case(case: str, steps: int, batch_size: int, max_length: int) -> dict:
     if result.status != "finished":
         raise SystemExit(f"{case}: {result.message}")
     metrics = reporter.of_type(StepMetrics)
-    times = [b.elapsed_seconds - a.elapsed_seconds for a, b in zip(metrics, metrics[1:])]
+    times = [
+        b.elapsed_seconds - a.elapsed_seconds for a, b in zip(metrics, metrics[1:], strict=False)
+    ]
     speeds = [m.tokens_per_second for m in metrics[1:] if m.tokens_per_second]
     started = reporter.of_type(RunStarted)[0]
     return {
