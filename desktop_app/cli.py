@@ -10,6 +10,7 @@ import json
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,8 @@ def _train(config: RunConfig | None, resume: str | None, verbose: bool) -> int:
     result = run_training(
         config or RunConfig(), ProgressReporter(verbose=verbose), stop_event, resume_dir=resume
     )
-    return {"finished": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(result.status, EXIT_FAILED)
+    exit_codes = {"finished": EXIT_OK, "cancelled": EXIT_CANCELLED, "invalid_input": EXIT_BAD_INPUT}
+    return exit_codes.get(result.status, EXIT_FAILED)
 
 
 def _command_train(args: argparse.Namespace) -> int:
@@ -219,6 +221,16 @@ def _command_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -234,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_command_train)
 
     demo = commands.add_parser("demo", help="fine-tune the built-in demo model on sample data")
-    demo.add_argument("--max-steps", type=int, default=30, help="training steps (default 30)")
+    demo.add_argument(
+        "--max-steps", type=_positive_int, default=30, help="training steps (default 30)"
+    )
     demo.add_argument("--verbose", action="store_true", help="show technical details on errors")
     demo.set_defaults(handler=_command_demo)
 
@@ -277,3 +291,18 @@ def run_cli(argv: list[str]) -> int:
     except UserInputError as error:
         print(f"Error: {error.user_message()}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("\nStopped without a checkpoint.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as error:  # noqa: BLE001 - one plain message, never a traceback
+        print(
+            f"Error: something went wrong that Enclave did not expect ({error}).",
+            file=sys.stderr,
+        )
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        else:
+            print(
+                "Run the command again with --verbose for the technical details.", file=sys.stderr
+            )
+        return EXIT_FAILED

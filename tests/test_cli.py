@@ -128,3 +128,72 @@ def test_train_needs_exactly_one_of_config_or_resume(args: list[str]):
     completed = enclave(*args)
     assert completed.returncode == 2
     assert "Give either a run configuration file or --resume" in completed.stderr
+
+
+def _tiny_run_config(tmp_path: Path, tiny_model_dir: Path, steps: int = 6) -> RunConfig:
+    records = [{"prompt": f"Question {i}?", "completion": f"Answer {i}."} for i in range(12)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    config = RunConfig()
+    config.model.path = str(tiny_model_dir)
+    config.data.train = str(tmp_path / "train.jsonl")
+    config.method.name = "lora"
+    config.hyperparameters.max_steps = steps
+    config.hyperparameters.max_length = 32
+    config.output.dir = str(tmp_path / "runs")
+    return config
+
+
+def test_resume_from_the_command_line_finishes_the_run(tmp_path: Path, tiny_model_dir: Path):
+    import threading
+
+    from desktop_app.core.events import ListReporter, StepMetrics
+    from desktop_app.engine.train import run_training
+
+    stop = threading.Event()
+
+    class StopAtTwo(ListReporter):
+        def report(self, event) -> None:
+            if isinstance(event, StepMetrics) and event.step == 2:
+                stop.set()
+
+    cancelled = run_training(_tiny_run_config(tmp_path, tiny_model_dir), StopAtTwo(), stop)
+    assert cancelled.status == "cancelled"
+
+    completed = enclave("train", "--resume", str(cancelled.run_dir))
+    assert completed.returncode == 0, completed.stderr
+    assert "Done. Saved to" in completed.stderr
+    manifest = json.loads((cancelled.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and len(manifest["resumed_at"]) == 1
+    assert (cancelled.run_dir / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_training_failure_exits_1_with_a_plain_message(tmp_path: Path, tiny_model_dir: Path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = load_file(str(broken / "model.safetensors"))
+    weights["model.norm.weight"] = torch.full_like(weights["model.norm.weight"], float("inf"))
+    save_file(weights, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    config = _tiny_run_config(tmp_path, tiny_model_dir)
+    config.model.path = str(broken)
+    save_config(config, tmp_path / "run.json")
+
+    completed = enclave("train", str(tmp_path / "run.json"))
+    assert completed.returncode == 1, completed.stderr
+    assert "Training failed: The training loss became nan at step 1" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_output_dir_that_is_a_file_exits_2_naming_the_field(tmp_path: Path, tiny_model_dir: Path):
+    config = _tiny_run_config(tmp_path, tiny_model_dir)
+    (tmp_path / "not-a-folder").write_text("")
+    config.output.dir = str(tmp_path / "not-a-folder")
+    save_config(config, tmp_path / "run.json")
+    completed = enclave("train", str(tmp_path / "run.json"))
+    assert completed.returncode == 2, completed.stderr
+    assert "output.dir" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -258,7 +258,7 @@ class HyperParams(_Checks):
     save_every_steps: int = _field(
         100,
         "Save a checkpoint every this many steps, so a crash or reboot loses little "
-        "(0: only at the end or on cancel).",
+        "(0: only when you cancel).",
     )
     keep_checkpoints: int = _field(2, "How many of the latest checkpoints to keep on disk.")
     log_every_steps: int = _field(1, "Report loss and speed every this many steps.")

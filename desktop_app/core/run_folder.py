@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import RunConfig
-from desktop_app.core.config_io import config_to_dict, load_config, save_config
+from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Event, event_to_dict
 
@@ -57,6 +57,25 @@ def _finite_or_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _finite_or_none(item) for key, item in value.items()}
     return value
+
+
+def _sync_directory(path: Path) -> None:
+    if os.name != "posix":
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _sync_tree(root: Path) -> None:
+    """Flush every file and folder under ``root`` to disk before it is published."""
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with open(Path(folder) / name, "rb") as handle:
+                os.fsync(handle.fileno())
+        _sync_directory(Path(folder))
 
 
 class RunFolder:
@@ -136,9 +155,6 @@ class RunFolder:
         """The configuration this run was started with."""
         return load_config(self.config_path)
 
-    def config_dict(self) -> dict[str, Any]:
-        return config_to_dict(self.load_config())
-
     def checkpoints(self) -> list[tuple[int, Path]]:
         """Complete checkpoints, oldest first, as (step, folder)."""
         found = []
@@ -150,9 +166,18 @@ class RunFolder:
         return sorted(found)
 
     def latest_checkpoint(self) -> Path | None:
-        """The newest complete checkpoint, or None."""
-        checkpoints = self.checkpoints()
-        return checkpoints[-1][1] if checkpoints else None
+        """The newest checkpoint whose training state can be read, or None.
+
+        A checkpoint damaged after it was published (a power cut before the disk wrote
+        it out) is passed over in favour of the one before it.
+        """
+        for _, path in reversed(self.checkpoints()):
+            try:
+                json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            return path
+        return None
 
     def publish_checkpoint(self, staged: Path, keep: int) -> Path:
         """Move a fully written checkpoint folder into checkpoints/ with one rename,
@@ -161,6 +186,7 @@ class RunFolder:
         A crash before the rename leaves only a staging folder, never a broken
         checkpoint where resume would look.
         """
+        _sync_tree(staged)
         target = self.checkpoints_dir / staged.name
         if target.exists():
             trash = target.with_name(f".old-{target.name}")
@@ -170,6 +196,7 @@ class RunFolder:
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(staged, target)
+        _sync_directory(self.checkpoints_dir)
         for _, old in self.checkpoints()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
         return target
@@ -190,9 +217,11 @@ class RunFolder:
             return [json.loads(line) for line in handle if line.strip()]
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Replace manifest.json atomically (NaN values become null)."""
         write_json_atomic(self.manifest_path, _finite_or_none(manifest))
 
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest, or an empty dict if none was written yet."""
         if not self.manifest_path.exists():
             return {}
         return json.loads(self.manifest_path.read_text(encoding="utf-8"))

@@ -41,10 +41,26 @@ def resolve_compute_dtype(spec: MethodSpec, hardware: HardwareInfo) -> torch.dty
     bfloat16, so ``auto`` never picks bfloat16 there.
     """
     if spec.compute_dtype != "auto":
-        return _DTYPES[spec.compute_dtype]
+        chosen = spec.compute_dtype
+        if chosen == "bfloat16" and hardware.gpus and not hardware.gpus[0].supports_bf16:
+            raise ConfigError(
+                "method.compute_dtype",
+                f"bfloat16 is not supported by the {hardware.gpus[0].name}; use float16 or auto.",
+            )
+        if chosen == "float16" and not hardware.gpus:
+            raise ConfigError(
+                "method.compute_dtype",
+                "float16 training needs an NVIDIA GPU; on the CPU use float32 or auto.",
+            )
+        return _DTYPES[chosen]
     if not hardware.gpus:
         return torch.float32
     return torch.bfloat16 if hardware.gpus[0].supports_bf16 else torch.float16
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """'bfloat16' for torch.bfloat16: the form the manifest and the config use."""
+    return str(dtype).removeprefix("torch.")
 
 
 def quantization_config(
@@ -119,6 +135,7 @@ def training_arguments(
         per_device_train_batch_size=hyper.batch_size,
         per_device_eval_batch_size=hyper.batch_size,
         gradient_accumulation_steps=hyper.gradient_accumulation_steps,
+        # transformers 5: a float below 1 is a share of the total steps.
         warmup_steps=hyper.warmup_ratio,
         lr_scheduler_type=hyper.lr_scheduler,
         weight_decay=hyper.weight_decay,
@@ -126,7 +143,9 @@ def training_arguments(
         seed=hyper.seed,
         data_seed=hyper.seed,
         logging_strategy="steps",
-        logging_steps=hyper.log_every_steps,
+        # Every step is logged so a non-finite loss is caught at once; the callback
+        # reports only every hyperparameters.log_every_steps.
+        logging_steps=1,
         logging_nan_inf_filter=False,
         eval_strategy="steps" if evaluate_periodically else "no",
         eval_steps=hyper.eval_every_steps if evaluate_periodically else None,

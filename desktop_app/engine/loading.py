@@ -42,6 +42,12 @@ def load_tokenizer(folder: Path) -> tuple[Any, list[str]]:
             "The model folder needs its tokenizer files (tokenizer.json or tokenizer.model "
             "with tokenizer_config.json), as published with the model.",
         ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(
+            f"The tokenizer in {folder} has no fast (tokenizer.json) version, which Enclave "
+            "needs to tell prompts from answers.",
+            "Use a copy of the model that includes tokenizer.json, as most published models do.",
+        )
     if tokenizer.eos_token is None:
         raise ModelError(
             f"The tokenizer in {folder} defines no end-of-text token.",

@@ -48,6 +48,35 @@ class EncodingReport:
     trainable_tokens: int = 0
 
 
+def listed_lines(lines: list[int], shown: int = 10) -> str:
+    """'3, 8, 12 and 40 more': line numbers for a message, without flooding it."""
+    text = ", ".join(str(line) for line in lines[:shown])
+    more = len(lines) - shown
+    return text + (f" and {more} more" if more > 0 else "")
+
+
+def encoding_warnings(report: EncodingReport, max_length: int) -> list[str]:
+    """Plain-language warnings about what encoding did to the records."""
+    warnings = []
+    if report.truncated_lines:
+        warnings.append(
+            f"{len(report.truncated_lines)} training records are longer than max_length "
+            f"({max_length} tokens) and were cut: lines {listed_lines(report.truncated_lines)}."
+        )
+    if report.no_answer_left_lines:
+        warnings.append(
+            f"{len(report.no_answer_left_lines)} training records have no answer left after "
+            "cutting to max_length and are not trained on: lines "
+            f"{listed_lines(report.no_answer_left_lines)}. Raise max_length to use them."
+        )
+    if report.masking_fell_back:
+        warnings.append(
+            "This model's chat template cannot be split into prompt and answer, so the "
+            "whole conversation is trained on."
+        )
+    return warnings
+
+
 def _render(tokenizer: Any, messages: Sequence[dict[str, str]], generation: bool = False) -> str:
     return tokenizer.apply_chat_template(
         list(messages), tokenize=False, add_generation_prompt=generation
@@ -92,6 +121,11 @@ def encode_record(
         if answer_spans is None and not train_on_prompt:
             report.masking_fell_back = True
         spans = answer_spans if answer_spans is not None else [(0, len(text))]
+    bos = tokenizer.bos_token
+    if getattr(tokenizer, "add_bos_token", False) and bos and not text.startswith(bos):
+        # The template leaves the start token to the tokenizer, as inference will add it.
+        text = bos + text
+        spans = [(start + len(bos), end + len(bos)) for start, end in spans]
     encoded = tokenizer(
         text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
     )

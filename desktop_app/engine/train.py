@@ -17,8 +17,8 @@ import torch
 from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
 
 from desktop_app.core.config import RunConfig
-from desktop_app.core.config_io import config_to_dict
-from desktop_app.core.errors import DataError, UserInputError
+from desktop_app.core.config_io import config_from_dict, config_to_dict
+from desktop_app.core.errors import ConfigError, DataError, UserInputError
 from desktop_app.core.events import (
     Reporter,
     RunCancelled,
@@ -30,13 +30,14 @@ from desktop_app.core.events import (
     WarningRaised,
 )
 from desktop_app.core.hardware import HardwareInfo, hardware_to_dict
-from desktop_app.core.manifest import file_hashes, finish_manifest, new_manifest, utc_now
+from desktop_app.core.manifest import utc_now
 from desktop_app.core.run_folder import RunFolder, RunLogReporter
 from desktop_app.data.loading import load_records
 from desktop_app.data.records import TrainingRecord
 from desktop_app.data.split import split_records
 from desktop_app.engine import quiet_library_output
 from desktop_app.engine.builders import (
+    dtype_name,
     quantization_config,
     resolve_compute_dtype,
     resolve_device,
@@ -47,14 +48,24 @@ from desktop_app.engine.builders import (
 from desktop_app.engine.callbacks import ReporterCallback
 from desktop_app.engine.hardware import probe_hardware
 from desktop_app.engine.loading import load_for_training
-from desktop_app.engine.model_files import (
-    model_weight_files,
-    prepare_model_folder,
-    resolve_model_source,
+from desktop_app.engine.model_files import ModelSource, prepare_model_folder, resolve_model_source
+from desktop_app.engine.run_record import (
+    check_inputs_unchanged,
+    check_resumable,
+    finish_run_record,
+    record_model_weights,
+    start_manifest,
 )
-from desktop_app.engine.sft_data import EncodedDataset, PaddingCollator, encode_records
+from desktop_app.engine.sft_data import (
+    EncodedDataset,
+    PaddingCollator,
+    encode_records,
+    encoding_warnings,
+)
 
-Status = Literal["finished", "cancelled", "failed"]
+#: finished, cancelled (a checkpoint may exist), failed (an error during training), or
+#: invalid_input (the data or model turned out unusable after the run folder was made).
+Status = Literal["finished", "cancelled", "failed", "invalid_input"]
 _SHOWN_LINES = 10
 
 
@@ -83,11 +94,7 @@ class _Inputs:
     train: list[TrainingRecord]
     validation: list[TrainingRecord]
     data_files: list[Path]
-
-
-def _lines(lines: list[int]) -> str:
-    shown = ", ".join(str(line) for line in lines[:_SHOWN_LINES])
-    return shown + (f" and {len(lines) - _SHOWN_LINES} more" if len(lines) > _SHOWN_LINES else "")
+    source: ModelSource
 
 
 def _load_checked(path: str, data_format: str) -> list[TrainingRecord]:
@@ -105,13 +112,24 @@ def _load_checked(path: str, data_format: str) -> list[TrainingRecord]:
     return loaded.records
 
 
-def _check_inputs(config: RunConfig) -> _Inputs:
-    """Validate the config, data and hardware before anything is written."""
+def _check_inputs(config: RunConfig, pinned: dict[str, Any] | None) -> _Inputs:
+    """Validate the config, data, model path and hardware before anything is written.
+
+    Args:
+        config: The run configuration.
+        pinned: When resuming, the run's manifest: its method and compute dtype are kept
+            even if today's hardware would choose differently.
+    """
+    config = config_from_dict(config_to_dict(config))  # fields may have been set after creation
     config.check_ready()
     hardware = probe_hardware(Path(config.output.dir))
-    method = resolve_method(config.method, hardware)
     device = resolve_device(hardware)
-    compute_dtype = resolve_compute_dtype(config.method, hardware)
+    if pinned:
+        method = pinned["method"]
+        compute_dtype = getattr(torch, pinned["compute_dtype"])
+    else:
+        method = resolve_method(config.method, hardware)
+        compute_dtype = resolve_compute_dtype(config.method, hardware)
     quantization_config(method, config.method, compute_dtype, device)  # raises on 8-bit CPU
     records = _load_checked(config.data.train, config.data.format)
     data_files = [Path(config.data.train)]
@@ -123,7 +141,10 @@ def _check_inputs(config: RunConfig) -> _Inputs:
         train, validation = split_records(
             records, config.data.validation_fraction, config.hyperparameters.seed
         )
-    return _Inputs(config, hardware, method, device, compute_dtype, train, validation, data_files)
+    source = resolve_model_source(config.model.path)
+    return _Inputs(
+        config, hardware, method, device, compute_dtype, train, validation, data_files, source
+    )
 
 
 def _estimated_steps(config: RunConfig, examples: int) -> int:
@@ -135,27 +156,41 @@ def _estimated_steps(config: RunConfig, examples: int) -> int:
     return max(math.ceil(per_epoch * hyper.epochs), 1)
 
 
-def _save_outputs(prepared_model: Any, tokenizer: Any, target: Path) -> list[Path]:
+def _save_outputs(model: Any, tokenizer: Any, target: Path) -> tuple[Path, ...]:
     """Save the adapter (or full model) and tokenizer into ``target`` atomically."""
     staging = target.with_name(f".{target.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    prepared_model.save_pretrained(str(staging), safe_serialization=True)
+    model.save_pretrained(str(staging), safe_serialization=True)
     tokenizer.save_pretrained(str(staging))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(staging, target)
-    return sorted(path for path in target.iterdir() if path.is_file())
+    return tuple(sorted(path for path in target.iterdir() if path.is_file()))
 
 
-def _plain_failure(error: BaseException) -> str:
+def _plain_failure(error: BaseException, folder: RunFolder) -> str:
     text = str(error)
-    if isinstance(error, torch.OutOfMemoryError) or "can't allocate memory" in text:
+    if isinstance(error, torch.OutOfMemoryError | MemoryError) or "can't allocate memory" in text:
         return (
             "Training ran out of memory. Lower hyperparameters.batch_size or "
             "hyperparameters.max_length, or choose method qlora, and try again."
         )
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return "The disk is full. Free some space (or choose another output.dir) and resume."
-    return f"Training stopped because of an unexpected error: {text or type(error).__name__}"
+    message = f"Training stopped because of an unexpected error ({text or type(error).__name__})."
+    if folder.latest_checkpoint() is not None:
+        message += f" The last checkpoint is kept: 'enclave train --resume {folder.path}'."
+    return message
+
+
+def _create_folder(config: RunConfig, method: str) -> RunFolder:
+    try:
+        return RunFolder.create(config, method)
+    except OSError as error:
+        raise ConfigError(
+            "output.dir",
+            f"a run folder cannot be created in {config.output.dir} ({error.strerror}). "
+            "Choose a folder you can write to.",
+        ) from None
 
 
 def run_training(
@@ -177,75 +212,66 @@ def run_training(
             right after training, and for tests).
 
     Raises:
-        UserInputError: the config, data or model cannot be used (nothing is trained).
+        UserInputError: the config, data or model cannot be used; nothing was written.
     """
     stop_event = stop_event or threading.Event()
     checkpoint: Path | None = None
+    manifest: dict[str, Any] | None = None
     if resume_dir is not None:
         folder = RunFolder.open(resume_dir)
         config = folder.load_config()
-        checkpoint = folder.latest_checkpoint()
-        if checkpoint is None:
-            raise UserInputError(
-                f"The run in {resume_dir} has no checkpoint to resume from.",
-                "Start it again with 'enclave train CONFIG.json'.",
-            )
-    inputs = _check_inputs(config)
-    source = resolve_model_source(config.model.path)
-    if resume_dir is not None:
-        _check_resumable(folder, inputs.data_files)
+        manifest, checkpoint = check_resumable(folder)
+    inputs = _check_inputs(config, manifest)
+    if manifest is not None:
+        check_inputs_unchanged(manifest, inputs.data_files, inputs.source)
     else:
-        folder = RunFolder.create(config, inputs.method)
+        folder = _create_folder(inputs.config, inputs.method)
+        start_manifest(
+            folder,
+            inputs.config,
+            method=inputs.method,
+            device=inputs.device,
+            compute_dtype=dtype_name(inputs.compute_dtype),
+            hardware=inputs.hardware,
+            source=inputs.source,
+            data_files=inputs.data_files,
+            records={"train": len(inputs.train), "validation": len(inputs.validation)},
+        )
     events = TeeReporter(RunLogReporter(folder), reporter)
+    if manifest is not None and manifest.get("device") != inputs.device:
+        events.report(
+            WarningRaised(
+                f"This run started on the {manifest.get('device')} and continues on the "
+                f"{inputs.device}; its losses may differ slightly from an uninterrupted run."
+            )
+        )
     try:
-        result, model = _train(inputs, source, folder, events, stop_event, checkpoint)
-        if keep_model:
-            result.model = model
-        return result
+        result, model = _train(inputs, folder, events, stop_event, checkpoint)
     except UserInputError as error:
         events.report(RunFailed(str(folder.path), error.user_message()))
-        _finish(folder, "failed", {})
+        finish_run_record(folder, "failed", {})
+        return TrainResult("invalid_input", folder.path, message=error.user_message())
+    except KeyboardInterrupt:
+        finish_run_record(folder, "interrupted", {})
         raise
     except Exception as error:  # noqa: BLE001 - every failure must reach the user
-        message = _plain_failure(error)
+        message = _plain_failure(error, folder)
         events.report(RunFailed(str(folder.path), message, traceback.format_exc()))
-        _finish(folder, "failed", {})
+        finish_run_record(folder, "failed", {})
         return TrainResult("failed", folder.path, message=message)
+    if keep_model:
+        result.model = model
+    return result
 
 
-def _check_resumable(folder: RunFolder, data_files: list[Path]) -> None:
-    """Refuse to resume a finished run, or one whose data changed since it started."""
-    manifest = folder.read_manifest()
-    if manifest.get("status") == "finished":
-        raise UserInputError(
-            f"The run in {folder.path} already finished; there is nothing to resume.",
-            "Start a new run with 'enclave train CONFIG.json'.",
-        )
-    recorded = manifest.get("data_files", {})
-    for path in data_files:
-        entry = recorded.get(str(path.resolve()))
-        if (
-            entry is not None
-            and entry["sha256"] != file_hashes([path])[str(path.resolve())]["sha256"]
-        ):
-            raise UserInputError(
-                f"{path} has changed since this run started, so resuming would not give "
-                "the same model.",
-                "Put the original file back, or start a new run with the new data.",
-            )
-
-
-def _finish(
-    folder: RunFolder, status: str, metrics: dict[str, Any], outputs: tuple[Path, ...] = ()
-) -> None:
-    manifest = folder.read_manifest()
-    if manifest:
-        folder.write_manifest(finish_manifest(manifest, status, metrics, outputs))
+def _cancelled_early(folder: RunFolder, events: TeeReporter) -> TrainResult:
+    events.report(RunCancelled(str(folder.path), 0, None))
+    finish_run_record(folder, "cancelled", {})
+    return TrainResult("cancelled", folder.path, message="Cancelled before training began.")
 
 
 def _train(
     inputs: _Inputs,
-    source: Any,
     folder: RunFolder,
     events: TeeReporter,
     stop_event: threading.Event,
@@ -253,14 +279,13 @@ def _train(
 ) -> tuple[TrainResult, Any]:
     config, hyper = inputs.config, inputs.config.hyperparameters
     quiet_library_output()
-    model_folder = prepare_model_folder(source, events)
+    model_folder = prepare_model_folder(inputs.source, events)
+    record_model_weights(folder, model_folder)
     if stop_event.is_set():
-        events.report(RunCancelled(str(folder.path), 0, None))
         return _cancelled_early(folder, events), None
-    events.report(StageChanged("loading_model", f"Loading {source.display_name}"))
+    events.report(StageChanged("loading_model", f"Loading {inputs.source.display_name}"))
     checkpointing = use_gradient_checkpointing(inputs.method, config.method, inputs.device)
-    # Seed before the adapters are created: their initial values come from the RNG.
-    set_seed(hyper.seed)
+    set_seed(hyper.seed)  # before the adapters are created: their initial values are random
     prepared = load_for_training(
         model_folder,
         inputs.method,
@@ -272,39 +297,25 @@ def _train(
     for note in prepared.notes:
         events.report(WarningRaised(note))
     events.report(StageChanged("tokenizing", "Preparing the examples"))
-    args = (prepared.tokenizer, hyper.max_length, config.data.train_on_prompt)
-    train_examples, report = encode_records(inputs.train, *args)
-    validation_examples, _ = encode_records(inputs.validation, *args)
-    if report.truncated_lines:
-        events.report(
-            WarningRaised(
-                f"{len(report.truncated_lines)} training records are longer than max_length "
-                f"({hyper.max_length} tokens) and were cut: lines {_lines(report.truncated_lines)}."
-            )
-        )
-    if report.no_answer_left_lines:
-        events.report(
-            WarningRaised(
-                f"{len(report.no_answer_left_lines)} training records have no answer left after "
-                f"cutting to max_length and are not trained on: lines "
-                f"{_lines(report.no_answer_left_lines)}. Raise max_length to use them."
-            )
-        )
-    if report.masking_fell_back:
-        events.report(
-            WarningRaised(
-                "This model's chat template cannot be split into prompt and answer, so the "
-                "whole conversation is trained on."
-            )
-        )
+    encoding = (prepared.tokenizer, hyper.max_length, config.data.train_on_prompt)
+    train_examples, report = encode_records(inputs.train, *encoding)
+    validation_examples, _ = encode_records(inputs.validation, *encoding)
+    for warning in encoding_warnings(report, hyper.max_length):
+        events.report(WarningRaised(warning))
     if not train_examples:
-        raise DataError(config.data.train, "no record has any answer left to learn from.")
+        raise DataError(
+            config.data.train,
+            "no record has any answer left to learn from after cutting to max_length. "
+            "Raise hyperparameters.max_length.",
+        )
     if stop_event.is_set():
         return _cancelled_early(folder, events), prepared.model
 
     staging = folder.path / ".staging"
     has_validation = bool(validation_examples)
-    callback = ReporterCallback(events, stop_event, folder, hyper.keep_checkpoints, inputs.device)
+    callback = ReporterCallback(
+        events, stop_event, folder, hyper.keep_checkpoints, inputs.device, hyper.log_every_steps
+    )
     trainer = Trainer(
         model=prepared.model,
         args=training_arguments(
@@ -323,29 +334,11 @@ def _train(
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
 
-    manifest = folder.read_manifest()
-    if not manifest:
-        manifest = new_manifest(
-            config=config_to_dict(config),
-            method=inputs.method,
-            seed=hyper.seed,
-            hardware=hardware_to_dict(inputs.hardware),
-            model={
-                "path": config.model.path,
-                "source": str(source.path),
-                "weights": file_hashes(model_weight_files(model_folder)),
-            },
-            data_files=inputs.data_files,
-        )
-        manifest["device"] = inputs.device
-        manifest["compute_dtype"] = str(inputs.compute_dtype).removeprefix("torch.")
-        manifest["quantization"] = _quantization_summary(inputs.method, config)
-        manifest["records"] = {"train": len(inputs.train), "validation": len(inputs.validation)}
-    manifest.setdefault("resumed_at", [])
-    if checkpoint is not None:
-        manifest["resumed_at"].append(utc_now())
-    folder.write_manifest(manifest)
     resumed_step = int(checkpoint.name.split("-")[1]) if checkpoint is not None else 0
+    if checkpoint is not None:
+        manifest = folder.read_manifest()
+        manifest.setdefault("resumed_at", []).append(utc_now())
+        folder.write_manifest(manifest)
     events.report(
         RunStarted(
             run_dir=str(folder.path),
@@ -363,28 +356,40 @@ def _train(
     )
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     shutil.rmtree(staging, ignore_errors=True)
+    return _conclude(inputs, folder, events, trainer, callback, prepared, has_validation)
 
-    if callback.non_finite_loss is not None:
-        step, value = callback.non_finite_loss
+
+def _conclude(
+    inputs: _Inputs,
+    folder: RunFolder,
+    events: TeeReporter,
+    trainer: Trainer,
+    callback: ReporterCallback,
+    prepared: Any,
+    has_validation: bool,
+) -> tuple[TrainResult, Any]:
+    """After trainer.train() returns: failed, cancelled, or evaluate and save."""
+    if callback.non_finite is not None:
+        what, step, value = callback.non_finite
         message = (
-            f"The training loss became {value} at step {step}, so the run was stopped. "
+            f"The {what} became {value} at step {step}, so the run was stopped. "
             "Lower hyperparameters.learning_rate (for example to a tenth) and start again."
         )
         events.report(RunFailed(str(folder.path), message))
-        _finish(folder, "failed", {"failed_at_step": step})
+        finish_run_record(folder, "failed", {"failed_at_step": step})
         return TrainResult("failed", folder.path, message=message), prepared.model
+    step = trainer.state.global_step
     if callback.cancelled:
         latest = folder.latest_checkpoint()
-        step = trainer.state.global_step
         events.report(RunCancelled(str(folder.path), step, str(latest) if latest else None))
-        _finish(folder, "cancelled", {"step": step})
+        finish_run_record(folder, "cancelled", {"step": step})
         message = f"Cancelled at step {step}. Continue with 'enclave train --resume {folder.path}'."
         return TrainResult("cancelled", folder.path, latest, message=message), prepared.model
 
-    if has_validation and callback.last_eval_step != trainer.state.global_step:
+    if has_validation and callback.last_eval_step != step:
         events.report(StageChanged("evaluating", "Measuring validation loss"))
         trainer.evaluate()
-    metrics: dict[str, float] = {"steps": float(trainer.state.global_step)}
+    metrics: dict[str, float] = {"steps": float(step)}
     if callback.last_loss is not None:
         metrics["train_loss"] = callback.last_loss
     if callback.last_eval_loss is not None:
@@ -393,25 +398,6 @@ def _train(
     events.report(StageChanged("saving", "Saving the trained model"))
     target = folder.adapter_dir if inputs.method in ("lora", "qlora") else folder.model_dir
     outputs = _save_outputs(prepared.model, prepared.tokenizer, target)
-    _finish(folder, "finished", metrics, tuple(outputs))
+    finish_run_record(folder, "finished", metrics, outputs)
     events.report(RunFinished(str(folder.path), str(target), metrics))
     return TrainResult("finished", folder.path, target, metrics), prepared.model
-
-
-def _cancelled_early(folder: RunFolder, events: TeeReporter) -> TrainResult:
-    events.report(RunCancelled(str(folder.path), 0, None))
-    _finish(folder, "cancelled", {})
-    return TrainResult("cancelled", folder.path, message="Cancelled before training began.")
-
-
-def _quantization_summary(method: str, config: RunConfig) -> dict[str, Any] | None:
-    if method != "qlora":
-        return None
-    spec = config.method
-    if spec.quantization_bits == 8:
-        return {"bits": 8}
-    return {
-        "bits": 4,
-        "quant_type": spec.quant_type,
-        "double_quantization": spec.double_quantization,
-    }

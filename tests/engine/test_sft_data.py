@@ -106,3 +106,19 @@ def test_collator_pads_right_and_masks_padding():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_start_token_is_added_once_when_the_tokenizer_expects_it(tiny_model_dir: Path):
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    tokenizer.add_bos_token = True
+    record = chat(("user", "Capital of France?"), ("assistant", "Paris."))
+    example = encode_record(record, tokenizer, 128, False, EncodingReport())
+    # The template already starts with the start token (<|im_start|> here): not doubled.
+    assert example.input_ids[0] == tokenizer.bos_token_id
+    assert example.input_ids[1] != tokenizer.bos_token_id
+    assert learned_text(tokenizer, example) == "Paris.<|im_end|>\n"
+    plain = encode_record(
+        TrainingRecord("t.txt", 1, text="Claim approved."), tokenizer, 64, False, EncodingReport()
+    )
+    assert plain.input_ids[0] == tokenizer.bos_token_id
+    assert plain.input_ids[1] != tokenizer.bos_token_id

@@ -168,8 +168,9 @@ def test_run_folder_holds_config_metrics_checkpoints_adapter_manifest(
 def test_same_seed_same_losses(tiny_config: RunConfig):
     tiny_config.hyperparameters.max_steps = 5
     first, second = ListReporter(), ListReporter()
-    run_training(tiny_config, first)
-    run_training(tiny_config, second)
+    assert run_training(tiny_config, first).status == "finished"
+    assert run_training(tiny_config, second).status == "finished"
+    assert list(_losses(first)) == [1, 2, 3, 4, 5]
     assert _losses(first) == _losses(second)
 
 
@@ -271,7 +272,6 @@ def test_final_validation_when_the_last_step_is_not_an_eval_step(tiny_config: Ru
 @pytest.mark.slow
 def test_demo_model_converts_and_trains_a_few_lora_steps(tmp_path: Path):
     """The built-in SmolLM2 GGUF goes through conversion, loading and real LoRA steps."""
-    pytest.importorskip("gguf")
     sample = Path(__file__).parents[2] / "resources" / "sample_data" / "insurance_qa.jsonl"
     config = RunConfig()  # model.path defaults to the built-in demo model
     config.data.train = str(sample)
@@ -319,7 +319,27 @@ def test_cancel_before_training_starts_leaves_nothing_to_resume(tiny_config: Run
     reporter = ListReporter()
     result = run_training(tiny_config, reporter, stop)
     assert result.status == "cancelled"
+    assert len(reporter.of_type(RunCancelled)) == 1
     assert reporter.of_type(RunCancelled)[0].checkpoint is None
+    assert json.loads((result.run_dir / "manifest.json").read_text())["status"] == "cancelled"
     assert not reporter.of_type(StepMetrics)
     with pytest.raises(UserInputError, match="no checkpoint"):
         run_training(RunConfig(), ListReporter(), resume_dir=result.run_dir)
+
+
+def test_unusable_data_found_during_training_is_reported_as_bad_input(tiny_config: RunConfig):
+    tiny_config.hyperparameters.max_length = 8  # no answer survives the cut
+    reporter = ListReporter()
+    result = run_training(tiny_config, reporter)
+    assert result.status == "invalid_input"
+    assert "Raise hyperparameters.max_length" in result.message
+    assert reporter.of_type(RunFailed)[0].message == result.message
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["started_at"]
+
+
+def test_log_every_steps_thins_reports_but_every_step_is_checked(tiny_config: RunConfig):
+    tiny_config.hyperparameters.log_every_steps = 5
+    reporter = ListReporter()
+    run_training(tiny_config, reporter)
+    assert list(_losses(reporter)) == [5, 10, 12]

@@ -1,0 +1,139 @@
+"""The run's written record around training: the manifest from the first moment a run
+folder exists, and the rules for resuming a run safely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.config import RunConfig
+from desktop_app.core.config_io import config_to_dict
+from desktop_app.core.errors import UserInputError
+from desktop_app.core.hardware import HardwareInfo, hardware_to_dict
+from desktop_app.core.manifest import file_hashes, finish_manifest, new_manifest
+from desktop_app.core.run_folder import RunFolder
+from desktop_app.engine.model_files import ModelSource, model_weight_files
+
+
+def quantization_summary(method: str, config: RunConfig) -> dict[str, Any] | None:
+    """What the manifest says about quantisation: None unless the method is QLoRA."""
+    if method != "qlora":
+        return None
+    spec = config.method
+    if spec.quantization_bits == 8:
+        return {"bits": 8}
+    return {
+        "bits": 4,
+        "quant_type": spec.quant_type,
+        "double_quantization": spec.double_quantization,
+    }
+
+
+def start_manifest(
+    folder: RunFolder,
+    config: RunConfig,
+    *,
+    method: str,
+    device: str,
+    compute_dtype: str,
+    hardware: HardwareInfo,
+    source: ModelSource,
+    data_files: list[Path],
+    records: dict[str, int],
+) -> dict[str, Any]:
+    """Write the manifest as soon as the run folder exists, so even a run that fails
+    while loading leaves a record. The model weight hashes are added once the model
+    folder is ready (:func:`record_model_weights`)."""
+    model: dict[str, Any] = {"path": config.model.path, "source": str(source.path)}
+    if source.kind == "gguf":
+        model["source_sha256"] = file_hashes([source.path])[str(source.path.resolve())]["sha256"]
+    manifest = new_manifest(
+        config=config_to_dict(config),
+        method=method,
+        seed=config.hyperparameters.seed,
+        hardware=hardware_to_dict(hardware),
+        model=model,
+        data_files=data_files,
+    )
+    manifest.update(
+        device=device,
+        compute_dtype=compute_dtype,
+        quantization=quantization_summary(method, config),
+        records=records,
+        resumed_at=[],
+    )
+    folder.write_manifest(manifest)
+    return manifest
+
+
+def record_model_weights(folder: RunFolder, model_folder: Path) -> None:
+    """Add the sha256 of every weight file; on resume, refuse if they changed."""
+    manifest = folder.read_manifest()
+    weights = file_hashes(model_weight_files(model_folder))
+    recorded = manifest["model"].get("weights")
+    if recorded is not None and _digests(recorded) != _digests(weights):
+        raise UserInputError(
+            "The base model's weight files have changed since this run started, so "
+            "resuming would not give the same model.",
+            "Put the original model back, or start a new run.",
+        )
+    manifest["model"]["weights"] = weights
+    folder.write_manifest(manifest)
+
+
+def _digests(hashes: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(entry["sha256"] for entry in hashes.values())
+
+
+def check_resumable(folder: RunFolder) -> tuple[dict[str, Any], Path]:
+    """The run's manifest and newest checkpoint, or a plain refusal.
+
+    Raises:
+        UserInputError: the run finished already or has no checkpoint.
+    """
+    manifest = folder.read_manifest()
+    if manifest.get("status") == "finished":
+        raise UserInputError(
+            f"The run in {folder.path} already finished; there is nothing to resume.",
+            "Start a new run with 'enclave train CONFIG.json'.",
+        )
+    checkpoint = folder.latest_checkpoint()
+    if checkpoint is None or not manifest:
+        raise UserInputError(
+            f"The run in {folder.path} has no checkpoint to resume from.",
+            "Start it again with 'enclave train CONFIG.json'.",
+        )
+    return manifest, checkpoint
+
+
+def check_inputs_unchanged(
+    manifest: dict[str, Any], data_files: list[Path], source: ModelSource
+) -> None:
+    """Refuse to resume when the data or the GGUF source differ from the run's record."""
+    recorded = manifest.get("data_files", {})
+    current = file_hashes(data_files)
+    for path in data_files:
+        key = str(path.resolve())
+        if recorded.get(key, {}).get("sha256") != current[key]["sha256"]:
+            raise UserInputError(
+                f"{path} has changed since this run started, so resuming would not give "
+                "the same model.",
+                "Put the original file back, or start a new run with the new data.",
+            )
+    expected_source = manifest.get("model", {}).get("source_sha256")
+    if expected_source is not None and source.kind == "gguf":
+        actual = file_hashes([source.path])[str(source.path.resolve())]["sha256"]
+        if actual != expected_source:
+            raise UserInputError(
+                f"{source.path} has changed since this run started.",
+                "Put the original model file back, or start a new run.",
+            )
+
+
+def finish_run_record(
+    folder: RunFolder, status: str, metrics: dict[str, Any], outputs: tuple[Path, ...] = ()
+) -> None:
+    """Record how the run ended (status, end time, metrics, output hashes)."""
+    manifest = folder.read_manifest()
+    if manifest:
+        folder.write_manifest(finish_manifest(manifest, status, metrics, outputs))
