@@ -244,6 +244,7 @@ def prepare_model_folder(source: ModelSource, reporter: Reporter | None = None) 
 
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_partials(target)
+    _check_room_for_conversion(source.path, target.parent)
     temporary = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         _convert_gguf(source, digest, temporary, reporter)
@@ -258,6 +259,31 @@ def prepare_model_folder(source: ModelSource, reporter: Reporter | None = None) 
         shutil.rmtree(temporary, ignore_errors=True)
     _report(reporter, "Conversion finished", 1.0)
     return target
+
+
+_CONVERT_HINT = (
+    "transformers reads GGUF files of common architectures (Llama, Mistral, Qwen, Phi-3, "
+    "Gemma, ...). Otherwise use the model as a Hugging Face folder (config.json, "
+    ".safetensors, tokenizer)."
+)
+
+
+def _check_room_for_conversion(gguf_file: Path, cache: Path) -> None:
+    """Refuse before converting when the float32 copy would not fit on the disk."""
+    import gguf
+
+    try:
+        tensors = gguf.GGUFReader(gguf_file).tensors
+    except Exception as error:  # noqa: BLE001 - the gguf reader raises many kinds
+        raise ModelError(f"{gguf_file} could not be converted: {error}", _CONVERT_HINT) from None
+    needed = sum(int(tensor.n_elements) for tensor in tensors) * 4
+    free = shutil.disk_usage(cache).free
+    if free < needed * 1.05:
+        raise ModelError(
+            f"Converting {gguf_file.name} needs about {needed / 2**30:.1f} GiB of disk space "
+            f"in {cache}, but only {free / 2**30:.1f} GiB is free.",
+            "Free some space there, or point ENCLAVE_HOME at a larger disk.",
+        )
 
 
 def _convert_gguf(
@@ -288,12 +314,7 @@ def _convert_gguf(
     except MemoryError:
         raise
     except Exception as error:  # noqa: BLE001 - transformers raises many kinds here
-        raise ModelError(
-            f"{source.path} could not be converted: {error}",
-            "transformers reads GGUF files of common architectures (Llama, Mistral, Qwen, "
-            "Phi-3, Gemma, ...). Otherwise use the model as a Hugging Face folder "
-            "(config.json, .safetensors, tokenizer).",
-        ) from error
+        raise ModelError(f"{source.path} could not be converted: {error}", _CONVERT_HINT) from error
 
     template = getattr(tokenizer, "chat_template", None)
     reloaded = AutoTokenizer.from_pretrained(str(folder))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import shutil
 from pathlib import Path
@@ -174,3 +173,16 @@ def test_the_demo_gguf_converts_once_into_a_loadable_folder() -> None:
     model = AutoModelForCausalLM.from_pretrained(folder)
     assert model.config.model_type == "llama"
     assert abs(model.num_parameters() - 134_515_008) < 1_000_000
+
+
+def test_conversion_is_refused_when_the_disk_is_too_small(monkeypatch: pytest.MonkeyPatch):
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    # The operating system's answer is replaced; the check itself is the code under test.
+    monkeypatch.setattr(
+        "desktop_app.engine.model_files.shutil.disk_usage", lambda path: usage(2**30, 0, 2**20)
+    )
+    with pytest.raises(ModelError, match=r"needs about 0\.5 GiB .* only 0\.0 GiB is free"):
+        prepare_model_folder(resolve_model_source(DEMO_MODEL))
+    assert not [p for p in (cache_dir() / "gguf").iterdir() if p.name[0] != "."]
