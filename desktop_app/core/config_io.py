@@ -25,7 +25,17 @@ def _did_you_mean(name: str, known: typing.Iterable[str]) -> str:
 
 
 def _type_name(annotation: Any) -> str:
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+    names: dict[Any, str] = {
+        bool: "true or false",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+    }
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return "an object"
+    if origin is list:
+        return "a list"
     args = typing.get_args(annotation)
     if args:
         return " or ".join("null" if a is type(None) else names.get(a, str(a)) for a in args)
@@ -33,11 +43,20 @@ def _type_name(annotation: Any) -> str:
 
 
 def _coerce(value: Any, annotation: Any, dotted: str, source: str | None) -> Any:
-    """Check a JSON value against a field's type; ints are accepted where floats are."""
+    """Check a JSON value against a field's type; ints are accepted where floats are.
+
+    Lists and objects are only checked for being a list or an object here; their
+    sections check the contents and name the exact entry.
+    """
     allowed = (
         typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     )
     for kind in allowed:
+        origin = typing.get_origin(kind)
+        if origin is dict and isinstance(value, dict):
+            return dict(value)
+        if origin is list and isinstance(value, list):
+            return list(value)
         if kind is type(None) and value is None:
             return None
         if kind is bool and isinstance(value, bool):
@@ -109,6 +128,9 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
 
 
 def _resolve_paths(config: RunConfig, base: Path) -> None:
+    for entry in config.data.mix:
+        if isinstance(entry.get("path"), str):
+            entry["path"] = str(base / Path(os.path.expanduser(entry["path"])))
     for section_name, field_name in PATH_FIELDS:
         section = getattr(config, section_name)
         value = getattr(section, field_name)

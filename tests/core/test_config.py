@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.config import DEMO_MODEL, RunConfig
+from desktop_app.core.config_docs import update_document
 from desktop_app.core.config_io import config_from_dict, config_to_dict, load_config, save_config
 from desktop_app.core.errors import ConfigError
 
@@ -54,8 +55,11 @@ def test_every_field_has_help_text():
             assert len(item.metadata.get("help", "")) > 15, f"{section.__name__}.{item.name}"
 
 
-def test_every_field_is_documented():
+def test_docs_field_reference_matches_the_code():
+    """docs/run-config.md holds the generated reference; regenerate it with
+    `python -m desktop_app.core.config_docs` after changing a field."""
     doc = (Path(__file__).parents[2] / "docs" / "run-config.md").read_text()
+    assert update_document(doc) == doc
     for section_name, section in RunConfig.SECTIONS.items():
         for item in dataclasses.fields(section):
             assert f"`{section_name}.{item.name}`" in doc, f"{section_name}.{item.name}"
@@ -80,6 +84,23 @@ def test_every_field_is_documented():
         ({"output": {"run_name": "a/b"}}, "output.run_name", "plain folder name"),
         ({"version": 9}, "version", "reads version 1"),
         ({"method": {"lora_r": True}}, "method.lora_r", "whole number"),
+        ({"data": {"mix": "more.jsonl"}}, "data.mix", "must be a list"),
+        (
+            {"data": {"mix": [{"path": "b.csv", "wieght": 2}]}},
+            "data.mix[0].wieght",
+            "Did you mean 'weight'?",
+        ),
+        ({"data": {"mix": [{"weight": 2}]}}, "data.mix[0].path", "is missing"),
+        ({"data": {"mix": [{"path": "b", "weight": -1}]}}, "data.mix[0].weight", "above 0"),
+        ({"data": {"mix": [{"path": "b", "format": "xml"}]}}, "data.mix[0].format", "alpaca"),
+        ({"data": {"column_map": {"output": 3}}}, "data.column_map", "column names"),
+        ({"data": {"column_map": ["output"]}}, "data.column_map", "must be an object"),
+        ({"data": {"pii_redaction": "mask"}}, "data.pii_redaction", "tags, pseudonyms"),
+        (
+            {"data": {"validation_fraction": 0.45, "test_fraction": 0.45}},
+            "data.test_fraction",
+            "below 0.9",
+        ),
     ],
 )
 def test_bad_values_name_the_field(raw: dict, field: str, words: str):
