@@ -142,8 +142,8 @@ def _cancel_on_interrupt(stop_event: threading.Event) -> None:
             raise KeyboardInterrupt
         stop_event.set()
         print(
-            "\nStopping after this step and saving a checkpoint "
-            "(press Ctrl+C again to abort without one)...",
+            "\nStopping at the end of the current training step and saving a checkpoint "
+            "(press Ctrl+C again to stop at once, without one)...",
             file=sys.stderr,
             flush=True,
         )

@@ -23,7 +23,9 @@ class StageChanged:
 
 @dataclass(frozen=True)
 class RunStarted:
-    """Training is about to begin."""
+    """Training is about to begin. ``total_steps`` is the planned number of optimiser
+    steps, estimated from the data; :class:`StepMetrics` carries the Trainer's exact
+    figure."""
 
     run_dir: str
     config: dict[str, Any]
@@ -40,7 +42,8 @@ class RunStarted:
 
 @dataclass(frozen=True)
 class StepMetrics:
-    """Figures for one logged optimiser step."""
+    """Figures for one reported optimiser step. ``memory_bytes``: on a GPU the peak
+    allocated since the previous report, on the CPU the process's resident memory."""
 
     step: int
     total_steps: int
