@@ -29,6 +29,9 @@ from desktop_app.core.events import Event, event_to_dict
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
+#: Name of the run's secret key for consistent pseudonyms (never in the manifest).
+PSEUDONYM_SALT = "pseudonym-salt"
+
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON to a temporary file and rename it over ``path``, so readers never see
@@ -200,6 +203,22 @@ class RunFolder:
         for _, old in self.checkpoints()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
         return target
+
+    def write_secret(self, name: str, value: str) -> None:
+        """Keep a secret of the run's (readable by the user only) in ``.secrets/``."""
+        folder = self.path / ".secrets"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        target = folder / name
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(value)
+
+    def read_secret(self, name: str) -> str | None:
+        """A secret written by :meth:`write_secret`, or None."""
+        try:
+            return (self.path / ".secrets" / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
 
     def append_event(self, event: Event) -> None:
         """Append one event to metrics.jsonl and flush it to disk."""

@@ -39,7 +39,7 @@ def start_manifest(
     hardware: HardwareInfo,
     source: ModelSource,
     data_files: list[Path],
-    records: dict[str, int],
+    data_record: dict[str, Any],
 ) -> dict[str, Any]:
     """Write the manifest as soon as the run folder exists, so even a run that fails
     while loading leaves a record. The model weight hashes are added once the model
@@ -59,7 +59,7 @@ def start_manifest(
         device=device,
         compute_dtype=compute_dtype,
         quantization=quantization_summary(method, config),
-        records=records,
+        data=data_record,
         resumed_at=[],
     )
     folder.write_manifest(manifest)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import secrets
 import shutil
 import threading
 import traceback
@@ -31,10 +32,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.hardware import HardwareInfo, hardware_to_dict
 from desktop_app.core.manifest import utc_now
-from desktop_app.core.run_folder import RunFolder, RunLogReporter
-from desktop_app.data.loading import load_records
-from desktop_app.data.records import TrainingRecord
-from desktop_app.data.split import split_records
+from desktop_app.core.run_folder import PSEUDONYM_SALT, RunFolder, RunLogReporter
 from desktop_app.engine import quiet_library_output
 from desktop_app.engine.builders import (
     dtype_name,
@@ -62,6 +60,7 @@ from desktop_app.engine.sft_data import (
     encode_records,
     encoding_warnings,
 )
+from desktop_app.engine.training_data import PreparedData, prepare_training_data
 
 #: finished, cancelled (a checkpoint may exist), failed (an error during training), or
 #: invalid_input (the data or model turned out unusable after the run folder was made).
@@ -91,34 +90,18 @@ class _Inputs:
     method: str
     device: str
     compute_dtype: torch.dtype
-    train: list[TrainingRecord]
-    validation: list[TrainingRecord]
-    data_files: list[Path]
+    data: PreparedData
     source: ModelSource
 
 
-def _load_checked(path: str, data_format: str) -> list[TrainingRecord]:
-    loaded = load_records(path, data_format)
-    if loaded.problems:
-        listed = "\n".join(f"  {p.describe()}" for p in loaded.problems[:_SHOWN_LINES])
-        more = len(loaded.problems) - _SHOWN_LINES
-        raise DataError(
-            path,
-            f"{len(loaded.problems)} of {loaded.total_lines} records cannot be used:\n{listed}"
-            + (f"\n  ... and {more} more" if more > 0 else ""),
-        )
-    if not loaded.records:
-        raise DataError(path, "holds no training records.")
-    return loaded.records
-
-
-def _check_inputs(config: RunConfig, pinned: dict[str, Any] | None) -> _Inputs:
+def _check_inputs(config: RunConfig, pinned: dict[str, Any] | None, pseudonym_salt: str) -> _Inputs:
     """Validate the config, data, model path and hardware before anything is written.
 
     Args:
         config: The run configuration.
         pinned: When resuming, the run's manifest: its method and compute dtype are kept
             even if today's hardware would choose differently.
+        pseudonym_salt: The run's key for consistent pseudonyms (see data.pii_redaction).
     """
     config = config_from_dict(config_to_dict(config))  # fields may have been set after creation
     config.check_ready()
@@ -131,20 +114,9 @@ def _check_inputs(config: RunConfig, pinned: dict[str, Any] | None) -> _Inputs:
         method = resolve_method(config.method, hardware)
         compute_dtype = resolve_compute_dtype(config.method, hardware)
     quantization_config(method, config.method, compute_dtype, device)  # raises on 8-bit CPU
-    records = _load_checked(config.data.train, config.data.format)
-    data_files = [Path(config.data.train)]
-    if config.data.validation_file:
-        validation = _load_checked(config.data.validation_file, config.data.format)
-        data_files.append(Path(config.data.validation_file))
-        train = records
-    else:
-        train, validation = split_records(
-            records, config.data.validation_fraction, config.hyperparameters.seed
-        )
+    data = prepare_training_data(config.data, config.hyperparameters.seed, pseudonym_salt)
     source = resolve_model_source(config.model.path)
-    return _Inputs(
-        config, hardware, method, device, compute_dtype, train, validation, data_files, source
-    )
+    return _Inputs(config, hardware, method, device, compute_dtype, data, source)
 
 
 def _estimated_steps(config: RunConfig, examples: int) -> int:
@@ -217,15 +189,18 @@ def run_training(
     stop_event = stop_event or threading.Event()
     checkpoint: Path | None = None
     manifest: dict[str, Any] | None = None
+    salt = secrets.token_hex(32)
     if resume_dir is not None:
         folder = RunFolder.open(resume_dir)
         config = folder.load_config()
         manifest, checkpoint = check_resumable(folder)
-    inputs = _check_inputs(config, manifest)
+        salt = folder.read_secret(PSEUDONYM_SALT) or salt
+    inputs = _check_inputs(config, manifest, salt)
     if manifest is not None:
-        check_inputs_unchanged(manifest, inputs.data_files, inputs.source)
+        check_inputs_unchanged(manifest, inputs.data.files, inputs.source)
     else:
         folder = _create_folder(inputs.config, inputs.method)
+        folder.write_secret(PSEUDONYM_SALT, salt)
         start_manifest(
             folder,
             inputs.config,
@@ -234,8 +209,8 @@ def run_training(
             compute_dtype=dtype_name(inputs.compute_dtype),
             hardware=inputs.hardware,
             source=inputs.source,
-            data_files=inputs.data_files,
-            records={"train": len(inputs.train), "validation": len(inputs.validation)},
+            data_files=inputs.data.files,
+            data_record=inputs.data.record,
         )
     events = TeeReporter(RunLogReporter(folder), reporter)
     if manifest is not None and manifest.get("device") != inputs.device:
@@ -298,8 +273,8 @@ def _train(
         events.report(WarningRaised(note))
     events.report(StageChanged("tokenizing", "Preparing the examples"))
     encoding = (prepared.tokenizer, hyper.max_length, config.data.train_on_prompt)
-    train_examples, report = encode_records(inputs.train, *encoding)
-    validation_examples, _ = encode_records(inputs.validation, *encoding)
+    train_examples, report = encode_records(inputs.data.train, *encoding)
+    validation_examples, _ = encode_records(inputs.data.validation, *encoding)
     for warning in encoding_warnings(report, hyper.max_length):
         events.report(WarningRaised(warning))
     if not train_examples:
