@@ -30,6 +30,7 @@ from desktop_app.core.events import (
     StepMetrics,
     WarningRaised,
 )
+from desktop_app.cli_data import add_data_commands
 from desktop_app.core.paths import enclave_home
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
@@ -46,6 +47,9 @@ The desktop wizard is not part of this build yet. From the command line you can:
   enclave train --resume RUN_DIR    continue a cancelled or interrupted run
   enclave model inspect PATH        describe a model folder or .gguf file
   enclave hardware                  show GPUs, memory and disk
+  enclave data check FILE           report every record that cannot be used, and why
+  enclave data scan-pii FILE        find personal data in a data file
+  enclave data redact FILE OUT      write a copy with personal data replaced
 Run 'enclave COMMAND --help' for details; docs/run-config.md describes every setting.
 """
 
@@ -263,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("path", help=f"model folder, .gguf file or {DEMO_MODEL}")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.set_defaults(handler=_command_model_inspect)
+
+    add_data_commands(commands)
 
     config = commands.add_parser("config", help="run configuration commands")
     config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
