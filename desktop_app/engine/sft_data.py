@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -83,23 +83,66 @@ def _render(tokenizer: Any, messages: Sequence[dict[str, str]], generation: bool
     )
 
 
-def _answer_spans(tokenizer: Any, messages: list[dict[str, str]]) -> list[tuple[int, int]] | None:
-    """Character spans of the assistant turns in the rendered conversation.
+class RenderedRecord(NamedTuple):
+    """A record as the training text, before tokenising.
+
+    Args:
+        text: The text the tokenizer sees, start token included where one is added.
+        trained_spans: ``(start, end)`` character ranges whose tokens are learned.
+        masking_fell_back: The template could not be split into prompt and answer, so
+            the whole text is learned.
+    """
+
+    text: str
+    trained_spans: list[tuple[int, int]]
+    masking_fell_back: bool
+
+
+def _answer_spans_from(
+    tokenizer: Any, messages: list[dict[str, str]], full: str
+) -> list[tuple[int, int]] | None:
+    """Character spans of the assistant turns in the rendered conversation ``full``.
 
     Returns None when the template does not render a conversation as a sequence of
-    prefixes (some templates rewrite earlier turns); masking is then not possible.
+    prefixes (some templates rewrite earlier turns); masking is then not possible. The
+    rendering up to the last message is ``full`` itself, so a one-question record needs
+    two renderings instead of four (rendering is the slowest step in Python).
     """
-    full = _render(tokenizer, messages)
     spans = []
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
         prompt = _render(tokenizer, messages[:index], generation=True)
-        with_answer = _render(tokenizer, messages[: index + 1])
+        last = index == len(messages) - 1
+        with_answer = full if last else _render(tokenizer, messages[: index + 1])
         if not (with_answer.startswith(prompt) and full.startswith(with_answer)):
             return None
         spans.append((len(prompt), len(with_answer)))
     return spans
+
+
+def render_record(record: TrainingRecord, tokenizer: Any, train_on_prompt: bool) -> RenderedRecord:
+    """The text the tokenizer sees and the character spans whose tokens are learned.
+
+    Shared by :func:`encode_record` (training) and the token statistics of the data
+    check, so both count exactly the same tokens.
+    """
+    masking_fell_back = False
+    if record.text is not None:
+        text = record.text + (tokenizer.eos_token or "")
+        spans = [(0, len(text))]
+    else:
+        messages = [{"role": m.role, "content": m.content} for m in record.messages]
+        text = _render(tokenizer, messages)
+        answer_spans = None if train_on_prompt else _answer_spans_from(tokenizer, messages, text)
+        masking_fell_back = answer_spans is None and not train_on_prompt
+        spans = answer_spans if answer_spans is not None else [(0, len(text))]
+    bos = tokenizer.bos_token
+    if getattr(tokenizer, "add_bos_token", False) and bos and not text.startswith(bos):
+        # The template leaves the start token to the tokenizer, as inference will add it.
+        text = bos + text
+        spans = [(start + len(bos), end + len(bos)) for start, end in spans]
+    return RenderedRecord(text, spans, masking_fell_back)
 
 
 def encode_record(
@@ -111,21 +154,10 @@ def encode_record(
 ) -> EncodedExample | None:
     """Tokenise one record. Returns None (and notes the line) when truncation left no
     answer token to learn from."""
-    if record.text is not None:
-        text = record.text + (tokenizer.eos_token or "")
-        spans = [(0, len(text))]
-    else:
-        messages = [{"role": m.role, "content": m.content} for m in record.messages]
-        text = _render(tokenizer, messages)
-        answer_spans = None if train_on_prompt else _answer_spans(tokenizer, messages)
-        if answer_spans is None and not train_on_prompt:
-            report.masking_fell_back = True
-        spans = answer_spans if answer_spans is not None else [(0, len(text))]
-    bos = tokenizer.bos_token
-    if getattr(tokenizer, "add_bos_token", False) and bos and not text.startswith(bos):
-        # The template leaves the start token to the tokenizer, as inference will add it.
-        text = bos + text
-        spans = [(start + len(bos), end + len(bos)) for start, end in spans]
+    rendered = render_record(record, tokenizer, train_on_prompt)
+    if rendered.masking_fell_back:
+        report.masking_fell_back = True
+    text, spans = rendered.text, rendered.trained_spans
     encoded = tokenizer(
         text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
     )
