@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
+from desktop_app.cli_data import add_data_commands
 from desktop_app.core.config import DEMO_MODEL, RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
@@ -30,12 +31,14 @@ from desktop_app.core.events import (
     StepMetrics,
     WarningRaised,
 )
-from desktop_app.cli_data import add_data_commands
 from desktop_app.core.paths import enclave_home
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
 SAMPLE_DATA = (
-    Path(__file__).resolve().parent.parent / "resources" / "sample_data" / "insurance_qa.jsonl"
+    Path(__file__).resolve().parent.parent
+    / "resources"
+    / "sample_data"
+    / "policy_handbook_qa.jsonl"
 )
 
 NO_APP_YET = """\
@@ -182,6 +185,7 @@ def _command_demo(args: argparse.Namespace) -> int:
     config = RunConfig()
     config.model.path = DEMO_MODEL
     config.data.train = str(SAMPLE_DATA)
+    config.data.pii_redaction = "tags"
     config.method.name = "lora"
     config.hyperparameters.max_steps = args.max_steps
     config.hyperparameters.max_length = 256

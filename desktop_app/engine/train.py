@@ -60,7 +60,11 @@ from desktop_app.engine.sft_data import (
     encode_records,
     encoding_warnings,
 )
-from desktop_app.engine.training_data import PreparedData, prepare_training_data
+from desktop_app.engine.training_data import (
+    PreparedData,
+    personal_data_warning,
+    prepare_training_data,
+)
 
 #: finished, cancelled (a checkpoint may exist), failed (an error during training), or
 #: invalid_input (the data or model turned out unusable after the run folder was made).
@@ -213,6 +217,9 @@ def run_training(
             data_record=inputs.data.record,
         )
     events = TeeReporter(RunLogReporter(folder), reporter)
+    personal = personal_data_warning(inputs.data.record)
+    if personal:
+        events.report(WarningRaised(personal))
     if manifest is not None and manifest.get("device") != inputs.device:
         events.report(
             WarningRaised(

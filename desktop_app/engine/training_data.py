@@ -208,3 +208,20 @@ def prepare_training_data(
         + ([Path(validation_file.path)] if validation_file else []),
         record=record,
     )
+
+
+def personal_data_warning(record: dict[str, Any]) -> str | None:
+    """A plain sentence about the personal data found in the run's data, or None."""
+    found = record["personal_data"]
+    if not found["records_with_personal_data"]:
+        return None
+    values = ", ".join(f"{count} {kind}" for kind, count in found["values_found"].items())
+    what = {
+        "off": "The run trains on it as it is (data.pii_redaction is off).",
+        "tags": "It is replaced with type tags such as [EMAIL] for training.",
+        "pseudonyms": "It is replaced with consistent made-up values for training.",
+    }[found["redaction"]]
+    return (
+        f"Personal data found in {found['records_with_personal_data']} records ({values}). "
+        f"{what} The records are listed in the run's manifest."
+    )
