@@ -11,27 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from desktop_app.core.errors import UserInputError
-
 EXIT_OK, EXIT_ERRORS_FOUND = 0, 1
-
-
-def parse_column_map(pairs: list[str] | None) -> dict[str, str]:
-    """``["output=Answer", ...]`` as ``{"output": "Answer"}``.
-
-    Raises:
-        UserInputError: a pair is not FIELD=COLUMN.
-    """
-    mapping: dict[str, str] = {}
-    for pair in pairs or []:
-        field, separator, column = pair.partition("=")
-        if not separator or not field.strip() or not column.strip():
-            raise UserInputError(
-                f"--map {pair!r} is not of the form FIELD=COLUMN.",
-                "For example: --map instruction=Question --map output=Answer",
-            )
-        mapping[field.strip()] = column.strip()
-    return mapping
 
 
 def _token_figures(args: argparse.Namespace, column_map: dict[str, str]) -> Any:
@@ -50,8 +30,9 @@ def _token_figures(args: argparse.Namespace, column_map: dict[str, str]) -> Any:
 
 def command_check(args: argparse.Namespace) -> int:
     from desktop_app.data.checking import check_file, format_check_report
+    from desktop_app.data.mapping import parse_column_map
 
-    column_map = parse_column_map(args.map)
+    column_map = parse_column_map(args.map or [])
     report = check_file(args.file, args.format, column_map=column_map, max_chars=args.max_chars)
     tokens = _token_figures(args, column_map) if args.model else None
     if args.json:

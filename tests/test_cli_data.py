@@ -80,7 +80,7 @@ def test_check_with_column_map_for_a_table(tmp_path: Path):
     assert mapped.returncode == 0, mapped.stdout + mapped.stderr
     assert json.loads(mapped.stdout)["column_map"] == {"prompt": "Frage", "completion": "Antwort"}
     bad = enclave("data", "check", str(table), "--map", "prompt")
-    assert bad.returncode == 2 and "FIELD=COLUMN" in bad.stderr
+    assert bad.returncode == 2 and "expected FIELD=COLUMN" in bad.stderr
 
 
 def test_check_with_a_model_adds_token_figures(tiny_model_dir: Path):

@@ -67,18 +67,20 @@ def _turn(item: object, index: int, layout: ConversationLayout, site: RecordSite
             prefix,
             f"must be an object with '{layout.role_key}' and '{layout.content_key}', "
             f"got {describe_type(item)}",
+            "wrong_type",
         )
     role_field = f"{prefix}.{layout.role_key}"
     speaker = item.get(layout.role_key)
     if speaker is None:
-        raise site.problem(role_field, "is missing")
+        raise site.problem(role_field, "is missing", "missing_field")
     if not isinstance(speaker, str):
-        raise site.problem(role_field, f"must be text, got {describe_type(speaker)}")
+        raise site.problem(role_field, f"must be text, got {describe_type(speaker)}", "wrong_type")
     role = layout.roles.get(speaker.strip().lower())
     if role is None:
         raise site.problem(
             role_field,
             f"is '{speaker}', which is not a known role; use {_or_list(list(layout.roles))}",
+            "unknown_role",
         )
     content = text_field(
         item,
@@ -98,7 +100,9 @@ def _check_order(messages: list[Message], layout: ConversationLayout, site: Reco
         role_field = f"{layout.list_key}[{index}].{layout.role_key}"
         if message.role == "system":
             if index != 0:
-                raise site.problem(role_field, "is a system message, which is only allowed first")
+                raise site.problem(
+                    role_field, "is a system message, which is only allowed first", "role_order"
+                )
             continue
         expected = "user" if turns % 2 == 0 else "assistant"
         if message.role != expected:
@@ -106,6 +110,7 @@ def _check_order(messages: list[Message], layout: ConversationLayout, site: Reco
                 role_field,
                 f"should be {layout.names[expected]} here but is {layout.names[message.role]}; "
                 f"turns must alternate {user}, {assistant}, starting with {user}",
+                "role_order",
             )
         turns += 1
     if messages[-1].role != "assistant":
@@ -114,6 +119,7 @@ def _check_order(messages: list[Message], layout: ConversationLayout, site: Reco
             layout.list_key,
             f"must end with {_a(assistant)} turn (the answer to learn), "
             f"but ends with {_a(last)} turn",
+            "no_answer",
         )
 
 

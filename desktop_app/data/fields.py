@@ -31,8 +31,8 @@ class RecordSite:
     Args:
         path: The file.
         line: 1-based line (or record number) of the record.
-        unit: What ``line`` counts: ``"line"`` or ``"record"``.
-        max_chars: Longest text allowed in one field; None for no limit.
+        unit: What ``line`` counts: ``"line"``, ``"record"``, ``"row"`` or ``"sheet row"``.
+        max_chars: Longest text allowed in one record; None for no limit.
     """
 
     path: str
@@ -40,9 +40,27 @@ class RecordSite:
     unit: str = "line"
     max_chars: int | None = None
 
-    def problem(self, field: str | None, reason: str) -> RecordProblemError:
-        """The error to raise for a problem with this record."""
-        return RecordProblemError(RecordProblem(self.path, self.line, field, reason, self.unit))
+    def problem(self, field: str | None, reason: str, code: str) -> RecordProblemError:
+        """The error to raise for a problem with this record.
+
+        Args:
+            field: The field concerned, or None for the whole record.
+            reason: What is wrong, worded to follow the location.
+            code: The problem's category, a key of ``records.PROBLEM_CODES``.
+        """
+        return RecordProblemError(
+            RecordProblem(self.path, self.line, field, reason, self.unit, "error", code)
+        )
+
+    def too_long(self, field: str | None, length: int) -> RecordProblemError:
+        """The error for text over :attr:`max_chars`."""
+        what = "is" if field else "is in all"
+        return self.problem(
+            field,
+            f"{what} {length:,} characters long, over the limit of {self.max_chars:,}; "
+            "shorten it or split it into several examples",
+            "too_long",
+        )
 
 
 def require_object(raw: object, site: RecordSite) -> dict[str, object]:
@@ -53,7 +71,9 @@ def require_object(raw: object, site: RecordSite) -> dict[str, object]:
     """
     if not isinstance(raw, dict):
         raise site.problem(
-            None, f"must be a JSON object with named fields, got {describe_type(raw)}"
+            None,
+            f"must be a JSON object with named fields, got {describe_type(raw)}",
+            "not_an_object",
         )
     return raw
 
@@ -85,17 +105,15 @@ def text_field(
     if value is None:
         if optional:
             return None
-        raise site.problem(field, "is missing" if key not in container else "is empty (null)")
+        if key not in container:
+            raise site.problem(field, "is missing", "missing_field")
+        raise site.problem(field, "is empty (null)", "empty_field")
     if not isinstance(value, str):
-        raise site.problem(field, f"must be text, got {describe_type(value)}")
+        raise site.problem(field, f"must be text, got {describe_type(value)}", "wrong_type")
     if not allow_blank and not value.strip():
-        raise site.problem(field, "is empty")
+        raise site.problem(field, "is empty", "empty_field")
     if site.max_chars is not None and len(value) > site.max_chars:
-        raise site.problem(
-            field,
-            f"is {len(value):,} characters long, over the limit of {site.max_chars:,}; "
-            "shorten it or split it into several examples",
-        )
+        raise site.too_long(field, len(value))
     return value
 
 
@@ -122,9 +140,11 @@ def list_field(container: dict[str, object], key: str, site: RecordSite, what: s
     """
     value = container.get(key)
     if key not in container:
-        raise site.problem(key, "is missing")
+        raise site.problem(key, "is missing", "missing_field")
     if not isinstance(value, list):
-        raise site.problem(key, f"must be a list of {what}, got {describe_type(value)}")
+        raise site.problem(
+            key, f"must be a list of {what}, got {describe_type(value)}", "wrong_type"
+        )
     if not value:
-        raise site.problem(key, "is empty")
+        raise site.problem(key, "is empty", "empty_field")
     return value

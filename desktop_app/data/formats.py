@@ -9,7 +9,13 @@ from dataclasses import dataclass
 
 from desktop_app.data.conversations import CHAT, SHAREGPT, conversation_messages
 from desktop_app.data.errors import data_error
-from desktop_app.data.fields import RecordSite, require_object, required_text, text_field
+from desktop_app.data.fields import (
+    RecordSite,
+    describe_type,
+    require_object,
+    required_text,
+    text_field,
+)
 from desktop_app.data.records import Message, TrainingRecord
 
 #: How many records format detection looks at, from the start of the file.
@@ -35,6 +41,11 @@ class FormatFields:
         optional = f" (optional: {', '.join(self.optional)})" if self.optional else ""
         return ", ".join(self.required) + optional
 
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every field, required ones first."""
+        return self.required + self.optional
+
 
 #: Every format but "auto", in the order of config.DATA_FORMATS, which breaks ties.
 FORMAT_FIELDS: dict[str, FormatFields] = {
@@ -43,7 +54,13 @@ FORMAT_FIELDS: dict[str, FormatFields] = {
     "chat": FormatFields(("messages",)),
     "sharegpt": FormatFields(("conversations",)),
     "text": FormatFields(("text",)),
+    "classification": FormatFields(("text", "label")),
+    "preference": FormatFields(("prompt", "chosen", "rejected"), ("system",)),
 }
+
+#: The format choices a user has: ``"auto"`` then every format. Kept identical to
+#: ``config.DATA_FORMATS``.
+FORMAT_CHOICES: tuple[str, ...] = ("auto", *FORMAT_FIELDS)
 
 
 def expected_fields_text() -> str:
@@ -140,12 +157,51 @@ def _text(record: dict[str, object], site: RecordSite) -> TrainingRecord:
     return TrainingRecord(site.path, site.line, text=text, unit=site.unit)
 
 
+def _label(record: dict[str, object], site: RecordSite) -> str:
+    """The class: text, or a whole number (``1`` in JSON, as often written, means ``"1"``)."""
+    value = record.get("label")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and not value.strip():
+        raise site.problem("label", "is empty", "empty_field")
+    if value is not None and not isinstance(value, str):
+        raise site.problem(
+            "label", f"must be text or a whole number, got {describe_type(value)}", "wrong_type"
+        )
+    return required_text(record, "label", site).strip()
+
+
+def _classification(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    text = required_text(record, "text", site)
+    label = _label(record, site)
+    messages = (Message("user", text), Message("assistant", label))
+    return TrainingRecord(site.path, site.line, messages, unit=site.unit, label=label)
+
+
+def _preference(record: dict[str, object], site: RecordSite) -> TrainingRecord:
+    prompt = required_text(record, "prompt", site)
+    chosen = required_text(record, "chosen", site)
+    rejected = required_text(record, "rejected", site)
+    system = text_field(record, "system", site, optional=True, allow_blank=True)
+    if chosen.strip() == rejected.strip():
+        raise site.problem(
+            "rejected",
+            "is the same as 'chosen'; a preference pair needs two different answers",
+            "same_answers",
+        )
+    messages = [Message("system", system)] if system and system.strip() else []
+    messages += [Message("user", prompt), Message("assistant", chosen)]
+    return TrainingRecord(site.path, site.line, tuple(messages), unit=site.unit, rejected=rejected)
+
+
 _CONVERTERS: dict[str, Callable[[dict[str, object], RecordSite], TrainingRecord]] = {
     "alpaca": _alpaca,
     "prompt_completion": _prompt_completion,
     "chat": _chat,
     "sharegpt": _sharegpt,
     "text": _text,
+    "classification": _classification,
+    "preference": _preference,
 }
 
 
@@ -165,8 +221,9 @@ def to_record(
         fmt: A format name from :data:`FORMAT_FIELDS` (not ``"auto"``).
         path: The file, recorded in the result and in problems.
         line: 1-based line (or record number) of the record.
-        unit: What ``line`` counts: ``"line"`` or ``"record"``.
-        max_chars: Longest text allowed in one field; None for no limit.
+        unit: What ``line`` counts: ``"line"``, ``"record"``, ``"row"`` or ``"sheet row"``.
+        max_chars: Most characters allowed in one record, all its fields together; a
+            field over it alone is named. None for no limit.
 
     Raises:
         RecordProblemError: the record cannot be used; carries the first problem found.
@@ -176,4 +233,7 @@ def to_record(
     if converter is None:
         raise ValueError(f"unknown data format {fmt!r}; expected one of {', '.join(_CONVERTERS)}")
     site = RecordSite(path, line, unit, max_chars)
-    return converter(require_object(raw, site), site)
+    record = converter(require_object(raw, site), site)
+    if max_chars is not None and record.char_count > max_chars:
+        raise site.too_long(None, record.char_count)
+    return record

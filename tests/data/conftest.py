@@ -20,3 +20,42 @@ def write_jsonl(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def write_parquet(tmp_path: Path) -> Callable[..., Path]:
+    """Write columns to a Parquet file, in row groups of ``row_group_size`` rows."""
+
+    def write(
+        columns: dict[str, list[object]], name: str = "data.parquet", row_group_size: int = 2
+    ) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / name
+        pq.write_table(pa.table(columns), path, row_group_size=row_group_size)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_xlsx(tmp_path: Path) -> Callable[..., Path]:
+    """Write sheets of rows to an Excel workbook; a row of ``None`` is an empty row."""
+
+    def write(sheets: dict[str, list[list[object]]], name: str = "data.xlsx") -> Path:
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        workbook.remove(workbook.active)
+        for title, rows in sheets.items():
+            sheet = workbook.create_sheet(title)
+            for number, row in enumerate(rows, start=1):
+                for column, value in enumerate(row, start=1):
+                    if value is not None:
+                        sheet.cell(row=number, column=column, value=value)
+        path = tmp_path / name
+        workbook.save(path)
+        return path
+
+    return write

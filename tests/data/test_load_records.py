@@ -140,7 +140,7 @@ def test_a_json_array_in_a_jsonl_file_says_what_to_do(tmp_path: Path) -> None:
     ("name", "content", "expected"),
     [
         ("missing.jsonl", None, "does not exist"),
-        ("notes.txt", "hello", "'.txt' files are not supported"),
+        ("notes.docx", "hello", "'.docx' files are not supported"),
         ("README", "hello", "files without an extension are not supported"),
         ("empty.jsonl", "", "is empty"),
         ("blank.jsonl", "\n\n", "contains no records"),
@@ -164,11 +164,14 @@ def test_whole_file_problems_raise_data_error(
 
 
 def test_unsupported_extension_lists_the_supported_ones(tmp_path: Path) -> None:
-    path = tmp_path / "data.parquet"
-    path.write_bytes(b"PAR1")
+    path = tmp_path / "data.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0")
     with pytest.raises(DataError) as caught:
         load_records(path)
-    assert caught.value.hint == "Use one of these file types: .jsonl, .json, .csv, .tsv."
+    assert caught.value.hint == (
+        "Save it from Excel as an Excel Workbook (.xlsx), or as CSV UTF-8. "
+        "Use one of these file types: .jsonl, .json, .csv, .tsv, .parquet, .xlsx, .txt."
+    )
 
 
 def test_a_folder_is_not_a_data_file(tmp_path: Path) -> None:

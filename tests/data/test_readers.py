@@ -16,7 +16,15 @@ QA = {"instruction": "What is a deductible?", "output": "The part of a claim you
 
 
 def test_supported_extensions() -> None:
-    assert supported_extensions() == (".jsonl", ".json", ".csv", ".tsv")
+    assert supported_extensions() == (
+        ".jsonl",
+        ".json",
+        ".csv",
+        ".tsv",
+        ".parquet",
+        ".xlsx",
+        ".txt",
+    )
 
 
 def test_pretty_json_array_numbers_records_by_line(tmp_path: Path) -> None:
@@ -107,7 +115,8 @@ def test_csv_with_alpaca_headers(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     data = load_records(path)
-    assert (data.format, data.format_confidence) == ("alpaca", 1.0)
+    # Of the three rows read whole, two have an instruction and an output filled in.
+    assert (data.format, data.format_confidence) == ("alpaca", 2 / 3)
     assert [record.line for record in data.records] == [2, 3]
     assert data.records[0].messages[1] == Message(
         "assistant", "Another word for deductible, the part you pay."
@@ -156,11 +165,23 @@ def test_single_column_csv(tmp_path: Path) -> None:
 
 def test_csv_row_with_invalid_utf8(tmp_path: Path) -> None:
     path = tmp_path / "data.csv"
-    path.write_bytes(b"prompt,completion\nP1,C1\nP2,caf\xe9\nP3,C3\n")
+    # UTF-8 (the é on line 2), with one byte that is not UTF-8 on line 3.
+    path.write_bytes("prompt,completion\nP1,café\n".encode() + b"P2,caf\xe9\nP3,C3\n")
     data = load_records(path)
     assert [record.line for record in data.records] == [2, 4]
-    assert data.problems == [RecordProblem(str(path), 3, None, data.problems[0].reason)]
+    assert data.records[0].messages[1].content == "café"
+    assert data.problems == [
+        RecordProblem(str(path), 3, None, data.problems[0].reason, code="invalid_utf8")
+    ]
     assert "not valid UTF-8" in data.problems[0].reason
+
+
+def test_csv_in_windows_1252_is_read_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes("prompt,completion\nCafé?,Crème brûlée – 5 €\n".encode("cp1252"))
+    data = load_records(path)
+    assert data.problems == []
+    assert data.records[0].messages[1].content == "Crème brûlée – 5 €"
 
 
 def test_csv_cell_longer_than_the_csv_module_default_limit(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from desktop_app.core.config import DATA_FORMATS
 from desktop_app.core.errors import DataError
-from desktop_app.data.formats import FORMAT_FIELDS, detect_format, to_record
+from desktop_app.data.formats import FORMAT_CHOICES, FORMAT_FIELDS, detect_format, to_record
 from desktop_app.data.records import Message, RecordProblem, RecordProblemError, TrainingRecord
 
 
@@ -18,7 +18,8 @@ def problem_of(raw: object, fmt: str, **kwargs: object) -> RecordProblem:
 
 
 def test_format_names_match_the_config_choices() -> None:
-    assert ("auto", *FORMAT_FIELDS) == DATA_FORMATS
+    assert ("auto", *FORMAT_FIELDS) == FORMAT_CHOICES
+    assert FORMAT_CHOICES == DATA_FORMATS
 
 
 def test_alpaca_with_input_and_system() -> None:
@@ -272,3 +273,85 @@ def test_detect_refuses_when_nothing_fits_half() -> None:
 def test_detect_with_no_samples() -> None:
     with pytest.raises(DataError, match="no records with named fields"):
         detect_format([])
+
+
+def test_classification() -> None:
+    record = to_record({"text": "Great film!", "label": " positive "}, "classification", "d", 2)
+    assert record.messages == (Message("user", "Great film!"), Message("assistant", "positive"))
+    assert (record.label, record.text) == ("positive", None)
+    assert to_record({"text": "Meh", "label": 0}, "classification", "d", 3).label == "0"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "code"),
+    [
+        ({"text": "T"}, "label", "missing_field"),
+        ({"text": "T", "label": ""}, "label", "empty_field"),
+        ({"text": "T", "label": 0.5}, "label", "wrong_type"),
+        ({"text": "T", "label": True}, "label", "wrong_type"),
+        ({"text": "", "label": "a"}, "text", "empty_field"),
+    ],
+)
+def test_classification_problems(raw: dict[str, object], field: str, code: str) -> None:
+    problem = problem_of(raw, "classification")
+    assert (problem.field, problem.code) == (field, code)
+
+
+def test_preference_pairs() -> None:
+    raw = {"prompt": "Say hi.", "chosen": "Hello!", "rejected": "No.", "system": "Be kind."}
+    record = to_record(raw, "preference", "d", 1)
+    assert record.messages == (
+        Message("system", "Be kind."),
+        Message("user", "Say hi."),
+        Message("assistant", "Hello!"),
+    )
+    assert record.rejected == "No."
+    assert record.char_count == len("Be kind.Say hi.Hello!No.")
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "code"),
+    [
+        ({"prompt": "P", "chosen": "C"}, "rejected", "missing_field"),
+        ({"prompt": "P", "chosen": "C", "rejected": 3}, "rejected", "wrong_type"),
+        ({"prompt": "P", "chosen": "Same", "rejected": " Same "}, "rejected", "same_answers"),
+    ],
+)
+def test_preference_problems(raw: dict[str, object], field: str, code: str) -> None:
+    problem = problem_of(raw, "preference")
+    assert (problem.field, problem.code, problem.severity) == (field, code, "error")
+
+
+def test_a_record_over_the_limit_in_all_its_fields() -> None:
+    raw = {"instruction": "q" * 60, "output": "a" * 60}
+    problem = problem_of(raw, "alpaca", max_chars=100)
+    assert (problem.field, problem.code) == (None, "too_long")
+    assert problem.reason.startswith("is in all 120 characters long, over the limit of 100")
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ({"text": "T", "label": "spam"}, "classification"),
+        ({"prompt": "P", "chosen": "C", "rejected": "R"}, "preference"),
+    ],
+)
+def test_detect_the_newer_formats(sample: dict[str, object], expected: str) -> None:
+    assert detect_format([sample] * 2) == (expected, 1.0)
+
+
+def test_record_problem_error_is_a_data_error_with_a_location() -> None:
+    problem = problem_of({"text": 1}, "text")
+    error = RecordProblemError(problem)
+    assert isinstance(error, DataError)
+    assert (error.path, error.line, error.field) == ("data.jsonl", 7, "text")
+    assert (
+        str(error)
+        == error.message
+        == "data.jsonl, line 7, field 'text': must be text, got a number"
+    )
+
+
+def test_severity_is_error_or_warning() -> None:
+    with pytest.raises(ValueError, match="severity"):
+        RecordProblem("d", 1, None, "x", severity="fatal")

@@ -1,4 +1,7 @@
-"""CSV and TSV files: a header row naming the columns, then one record per row."""
+"""CSV and TSV files: a header row naming the columns, then one record per row.
+
+The delimiter and the encoding are sniffed (see :func:`sniff_text_encoding`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from desktop_app.data.errors import data_error
-from desktop_app.data.readers.encoding import UNDECODABLE_REASON, has_undecodable_text
+from desktop_app.data.readers.encoding import (
+    UNDECODABLE_REASON,
+    has_undecodable_text,
+    sniff_text_encoding,
+)
 from desktop_app.data.records import RawRecord, RecordProblem
 
 _SNIFF_CHARACTERS = 64 * 1024
@@ -18,13 +25,13 @@ _DEFAULT_DELIMITER = {".csv": ",", ".tsv": "\t"}
 _CELL_LIMIT = 1 << 30
 
 
-def _delimiter(path: Path) -> str:
+def _delimiter(path: Path, encoding: str) -> str:
     """The delimiter csv.Sniffer finds in the first 64 K characters, else the extension's.
 
     A sniffed delimiter is only trusted if the header line contains it.
     """
     fallback = _DEFAULT_DELIMITER.get(path.suffix.lower(), ",")
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+    with open(path, encoding=encoding, errors="surrogateescape", newline="") as handle:
         sample = handle.read(_SNIFF_CHARACTERS)
     if len(sample) == _SNIFF_CHARACTERS and "\n" in sample:
         sample = sample[: sample.rindex("\n")]  # do not sniff half a row
@@ -51,8 +58,9 @@ def read_delimited(path: Path) -> Iterator[RawRecord]:
     source = str(path)
     if csv.field_size_limit() < _CELL_LIMIT:
         csv.field_size_limit(_CELL_LIMIT)
-    delimiter = _delimiter(path)
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+    encoding = sniff_text_encoding(path)
+    delimiter = _delimiter(path, encoding)
+    with open(path, encoding=encoding, errors="surrogateescape", newline="") as handle:
         # strict: a quote left open would otherwise swallow the rest of the file silently.
         reader = csv.reader(handle, delimiter=delimiter, strict=True)
         start = 1
@@ -76,17 +84,22 @@ def read_delimited(path: Path) -> Iterator[RawRecord]:
             start = reader.line_num + 1
             for row in reader:
                 line, start = start, reader.line_num + 1
-                if not row:
-                    continue
+                if not any(row):
+                    continue  # a blank line, or a row of delimiters only, holds no record
                 if len(row) != len(columns):
                     reason = (
                         f"has {len(row)} values but the header names {len(columns)} "
                         "columns; check for a missing or extra delimiter or quote"
                     )
-                    yield RawRecord(line, RecordProblem(source, line, None, reason))
+                    yield RawRecord(
+                        line, RecordProblem(source, line, None, reason, code="row_shape")
+                    )
                     continue
                 if has_undecodable_text("".join(row)):
-                    yield RawRecord(line, RecordProblem(source, line, None, UNDECODABLE_REASON))
+                    problem = RecordProblem(
+                        source, line, None, UNDECODABLE_REASON, code="invalid_utf8"
+                    )
+                    yield RawRecord(line, problem)
                     continue
                 yield RawRecord(line, dict(zip(columns, row, strict=True)))
         except csv.Error as error:

@@ -16,6 +16,7 @@ from pathlib import Path
 from desktop_app.data.errors import data_error
 from desktop_app.data.readers.encoding import (
     UNDECODABLE_REASON,
+    check_not_utf16,
     has_undecodable_text,
     may_hold_undecodable_text,
 )
@@ -95,16 +96,24 @@ def read_json_document(path: Path) -> Iterator[RawRecord]:
         DataError: the file is not valid JSON or does not hold a list of records.
     """
     source = str(path)
+    content = path.read_bytes()
+    check_not_utf16(source, content[:4])
     # surrogateescape: a stray non-UTF-8 byte spoils only the record that holds it.
-    text = path.read_bytes().decode("utf-8-sig", errors="surrogateescape")
+    text = content.decode("utf-8-sig", errors="surrogateescape")
+    del content
+    hint = "Fix the file, or if it holds one JSON object per line, name it .jsonl."
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise data_error(
             source,
             f"is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.",
-            "Fix the file, or if it holds one JSON object per line, name it .jsonl.",
+            hint,
         ) from None
+    except RecursionError:
+        raise data_error(source, "is nested too deeply to read as JSON.", hint) from None
+    except ValueError as error:  # such as an integer with more than 4,300 digits
+        raise data_error(source, f"cannot be read as JSON: {error}.", hint) from None
     items, key = _records_in(source, document)
     array_start = _skip_whitespace(text, 0) if key is None else _member_start(text, key)
     starts = _element_starts(text, array_start)
@@ -120,6 +129,9 @@ def read_json_document(path: Path) -> Iterator[RawRecord]:
     for index, item in enumerate(items):
         number = lines[index] if own_lines else index + 1
         if check_text and has_undecodable_text(item):
-            yield RawRecord(number, RecordProblem(source, number, None, UNDECODABLE_REASON, unit))
+            problem = RecordProblem(
+                source, number, None, UNDECODABLE_REASON, unit, code="invalid_utf8"
+            )
+            yield RawRecord(number, problem, unit)
         else:
             yield RawRecord(number, item, unit)
