@@ -127,14 +127,9 @@ class PeakMemory:
 
 def _streamed_records(path: Path) -> Iterator[Any]:
     """The file's usable records, read one at a time."""
-    from desktop_app.data.loading import check_item, open_data
-    from desktop_app.data.records import TrainingRecord
+    from desktop_app.data.loading import iter_usable_records
 
-    opened = open_data(path)
-    for item in opened.items:
-        result = check_item(item, opened, None)
-        if isinstance(result, TrainingRecord):
-            yield result
+    return iter_usable_records(path)
 
 
 def _check(path: Path) -> dict[str, Any]:

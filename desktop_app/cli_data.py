@@ -15,7 +15,7 @@ EXIT_OK, EXIT_ERRORS_FOUND = 0, 1
 
 
 def _token_figures(args: argparse.Namespace, column_map: dict[str, str]) -> Any:
-    from desktop_app.data.loading import load_records
+    from desktop_app.data.loading import iter_usable_records
     from desktop_app.engine import quiet_library_output
     from desktop_app.engine.loading import load_tokenizer
     from desktop_app.engine.model_files import prepare_model_folder, resolve_model_source
@@ -24,8 +24,10 @@ def _token_figures(args: argparse.Namespace, column_map: dict[str, str]) -> Any:
     quiet_library_output()
     folder = prepare_model_folder(resolve_model_source(args.model))
     tokenizer, _ = load_tokenizer(folder)
-    loaded = load_records(args.file, args.format, max_chars=args.max_chars, column_map=column_map)
-    return token_length_stats(loaded.records, tokenizer, args.max_length)
+    records = iter_usable_records(
+        args.file, args.format, max_chars=args.max_chars, column_map=column_map
+    )
+    return token_length_stats(records, tokenizer, args.max_length)
 
 
 def command_check(args: argparse.Namespace) -> int:

@@ -364,3 +364,28 @@ def usable_records(
             loaded.path, "holds no usable training records.", "Fix the problems listed."
         )
     return list(loaded.records), errors
+
+
+def iter_usable_records(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    column_map: Mapping[str, str] | None = None,
+    sheet: str | None = None,
+) -> Iterator[TrainingRecord]:
+    """The file's records that have no error of their own, read one at a time.
+
+    For figures over a whole file (token counts) without holding it in memory.
+    Duplicates are not looked for here: that needs the whole file (see
+    :func:`load_records` and :func:`~desktop_app.data.checking.check_file`).
+
+    Raises:
+        DataError: the file cannot be read at all.
+    """
+    opened = open_data(path, format, column_map=column_map, sheet=sheet)
+    with reading(opened.path):
+        for item in opened.items:
+            result = check_item(item, opened, max_chars)
+            if isinstance(result, TrainingRecord):
+                yield result

@@ -8,11 +8,13 @@ how many records ``max_length`` will cut and how many tokens a pass over the dat
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
 import statistics
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -237,6 +239,22 @@ class _Tally:
         )
 
 
+@contextlib.contextmanager
+def _tokenizer_parallelism() -> Iterator[None]:
+    """Let the Rust tokenizer use every core while counting (about a third faster on two
+    cores); the process keeps it off otherwise, as set in core.offline, because training
+    never needs it and it does not mix with forked worker processes."""
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TOKENIZERS_PARALLELISM", None)
+        else:
+            os.environ["TOKENIZERS_PARALLELISM"] = before
+
+
 def token_length_stats(
     records: Iterable[TrainingRecord],
     tokenizer: Any,
@@ -264,7 +282,10 @@ def token_length_stats(
         TypeError: the tokenizer is not a fast one.
     """
     tally = _Tally(max_length)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-stats") as tokenizing:
+    with (
+        _tokenizer_parallelism(),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-stats") as tokenizing,
+    ):
         waiting: tuple[list[TrainingRecord], list[RenderedRecord], Future[list[Any]]] | None
         waiting = None
         for batch in _batches(records, BATCH_SIZE):

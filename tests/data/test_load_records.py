@@ -205,3 +205,18 @@ def test_chat_records_load_with_messages(write_jsonl: WriteLines) -> None:
         "data.jsonl, line 2, field 'messages[1].role': is 'bot', which is not a known role; "
         "use system, user or assistant"
     )
+
+
+def test_iter_usable_records_streams_the_records_without_errors(tmp_path: Path) -> None:
+    from desktop_app.data.loading import iter_usable_records
+
+    data = tmp_path / "mixed.jsonl"
+    data.write_text(
+        '{"prompt": "a?", "completion": "A."}\n'
+        "{broken\n"
+        '{"prompt": "b?", "completion": ""}\n'
+        '{"prompt": "c?", "completion": "C."}\n'
+    )
+    records = iter_usable_records(data)
+    assert not isinstance(records, list)
+    assert [record.line for record in records] == [1, 4]
