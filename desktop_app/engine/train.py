@@ -217,6 +217,8 @@ def run_training(
             data_record=inputs.data.record,
         )
     events = TeeReporter(RunLogReporter(folder), reporter)
+    for note in inputs.data.notes:
+        events.report(WarningRaised(note))
     personal = personal_data_warning(inputs.data.record)
     if personal:
         events.report(WarningRaised(personal))

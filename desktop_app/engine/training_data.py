@@ -29,6 +29,8 @@ class PreparedData:
     test: list[TrainingRecord]
     files: list[Path]
     record: dict[str, Any] = field(default_factory=dict)
+    #: Plain-language notes for the user about how the data is used.
+    notes: list[str] = field(default_factory=list)
 
 
 def training_files(spec: DataSpec) -> list[DataFile]:
@@ -200,7 +202,14 @@ def prepare_training_data(
             "test": [{"file": r.source, "line": r.line} for r in split.test],
         },
     }
+    notes = []
+    if any(data.format == "preference" for data in loaded):
+        notes.append(
+            "Preference pairs are trained on their chosen answers only; the rejected answers "
+            "are kept for a preference-tuning method."
+        )
     return PreparedData(
+        notes=notes,
         train=train,
         validation=held_out_validation,
         test=split.test,

@@ -135,3 +135,19 @@ def test_a_validation_file_repeating_training_records_is_refused(tmp_path: Path)
     spec = DataSpec(train=str(train), validation_file=str(validation))
     with pytest.raises(DataError, match="validation.jsonl"):
         prepare_training_data(spec, seed=1)
+
+
+def test_preference_pairs_train_on_the_chosen_answer_with_a_note(tmp_path: Path):
+    pairs = [
+        {
+            "prompt": f"Summarise claim {i}.",
+            "chosen": f"Claim {i} was paid.",
+            "rejected": f"No idea about {i}.",
+        }
+        for i in range(4)
+    ]
+    data = write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    prepared = prepare_training_data(DataSpec(train=str(data), validation_fraction=0.0), seed=1)
+    assert prepared.train[0].messages[-1].content == "Claim 0 was paid."
+    assert prepared.train[0].rejected == "No idea about 0."
+    assert any("chosen answers only" in note for note in prepared.notes)
