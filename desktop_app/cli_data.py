@@ -31,6 +31,7 @@ def _token_figures(args: argparse.Namespace, column_map: dict[str, str]) -> Any:
 
 
 def command_check(args: argparse.Namespace) -> int:
+    """``enclave data check``: 0 without errors, 1 with errors (2 comes from a DataError)."""
     from desktop_app.data.checking import check_file, format_check_report
     from desktop_app.data.mapping import parse_column_map
 
@@ -53,6 +54,7 @@ def command_check(args: argparse.Namespace) -> int:
 
 
 def command_scan_pii(args: argparse.Namespace) -> int:
+    """``enclave data scan-pii``: the findings, with masked values."""
     from desktop_app.data.pii import format_pii_report, scan_file
 
     report = scan_file(args.file)
@@ -61,6 +63,7 @@ def command_scan_pii(args: argparse.Namespace) -> int:
 
 
 def command_redact(args: argparse.Namespace) -> int:
+    """``enclave data redact``: a new file with personal data replaced."""
     from desktop_app.data.pii import redact_file
 
     summary = redact_file(args.file, args.out, args.mode)

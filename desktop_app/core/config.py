@@ -133,8 +133,8 @@ class DataSpec(_Checks):
     mix: list[dict[str, Any]] = _field(
         [],
         "More training files combined with the main one, each an object with path and "
-        "optionally weight (default 1), format and column_map. A weight of 2 shows each of "
-        "that file's records twice as often per epoch; 0.5 half as often.",
+        "optionally weight (default 1), format and column_map. A weight of 2 repeats each "
+        "of that file's records twice per epoch; 0.5 uses a seeded half of them.",
     )
     train_weight: float = _field(
         1.0, "Weight of the main training file when files are combined (see mix)."
@@ -146,12 +146,14 @@ class DataSpec(_Checks):
     )
     test_fraction: float = _field(
         0.0,
-        "Share of the training records set aside, never trained on or used for validation, "
-        "for the final evaluation (0 to 0.5).",
+        "Share of the training records set aside, never trained on or used for validation; "
+        "they are listed in the run's manifest for the evaluation step (0 to 0.5).",
     )
     validation_file: str | None = _field(
         None,
-        "A separate validation file to use instead of splitting the training data.",
+        "A separate validation file to use instead of splitting the training data. It is "
+        "read with the training file's format and column_map when it is of the same file "
+        "type, otherwise they are detected.",
     )
     train_on_prompt: bool = _field(
         False,
@@ -170,8 +172,9 @@ class DataSpec(_Checks):
         "off",
         "Personal data found in the training files: off (train on the data as it is; the "
         "scan summary is still recorded), tags (replace each value with its type, such "
-        "as [EMAIL]) or pseudonyms (consistent made-up stand-ins). Redacted copies are "
-        "written into the run folder; the original files are never changed.",
+        "as [EMAIL]) or pseudonyms (consistent made-up stand-ins). Records are redacted in "
+        "memory for training; the files are never changed (use 'enclave data redact' for "
+        "a redacted copy).",
     )
 
     def __post_init__(self) -> None:

@@ -357,7 +357,9 @@ def usable_records(
             loaded.path,
             f"{len(errors):,} of {loaded.total_lines:,} records cannot be used:\n"
             + list_problems(errors),
-            "Fix these records, or choose to leave them out of training.",
+            "Fix these records, or leave them out: set data.exclude_invalid to true (in "
+            "the app, 'Leave out records with errors'); the lines left out are recorded "
+            "with the run.",
         )
     if not loaded.records:
         raise data_error(

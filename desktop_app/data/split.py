@@ -62,6 +62,39 @@ def held_out_counts(
     return validation, test
 
 
+def _proportional(sizes: list[int], total: int, room: list[int]) -> list[int]:
+    """``total`` shared out in proportion to ``sizes`` (largest remainders first),
+    never more than ``room`` per class."""
+    whole = sum(sizes)
+    if not whole or not total:
+        return [0] * len(sizes)
+    quotas = [size * total / whole for size in sizes]
+    counts = [min(int(quota), limit) for quota, limit in zip(quotas, room, strict=True)]
+    order = sorted(
+        range(len(sizes)), key=lambda i: (quotas[i] - int(quotas[i]), sizes[i]), reverse=True
+    )
+    while sum(counts) < total and any(c < r for c, r in zip(counts, room, strict=True)):
+        for index in order:
+            if sum(counts) < total and counts[index] < room[index]:
+                counts[index] += 1
+    return counts
+
+
+def _class_counts(
+    sizes: list[int], validation_fraction: float, test_fraction: float
+) -> list[tuple[int, int]]:
+    """(validation, test) counts per class; see :func:`split_records_three`."""
+    per_class = [held_out_counts(size, validation_fraction, test_fraction) for size in sizes]
+    overall = held_out_counts(sum(sizes), validation_fraction, test_fraction)
+    held = [sum(part) for part in zip(*per_class, strict=True)] if per_class else [0, 0]
+    if all(held[i] <= max(2 * overall[i], overall[i] + 1) for i in (0, 1)):
+        return per_class
+    validation = _proportional(sizes, overall[0], [max(size - 1, 0) for size in sizes])
+    room = [max(size - 1 - taken, 0) for size, taken in zip(sizes, validation, strict=True)]
+    test = _proportional(sizes, overall[1], room)
+    return list(zip(validation, test, strict=True))
+
+
 def _check_fractions(validation_fraction: float, test_fraction: float) -> None:
     if not 0 <= validation_fraction < 1:
         raise ValueError(
@@ -116,8 +149,10 @@ def split_records_three(
     The positions of each class are shuffled with one ``random.Random(seed)``, classes
     taken in the order they first appear; the first ones of a class go to validation,
     the next ones to test, the rest to training. Counts per class follow
-    :func:`held_out_counts`: a class with two records or more always has one in
-    validation, and every class keeps at least one record for training. Without labels
+    :func:`held_out_counts`: a class with two records or more has one in validation,
+    and every class keeps at least one record for training. When that would hold back
+    more than twice the requested share (many small classes), the unstratified counts
+    are shared out among the classes in proportion to their sizes instead. Without labels
     the whole file is one class, which gives exactly :func:`split_records`'s validation
     part when ``test_fraction`` is 0.
 
@@ -143,8 +178,9 @@ def split_records_three(
     rng = random.Random(seed)
     held_for_validation: set[int] = set()
     held_for_test: set[int] = set()
-    for positions in _groups(records, stratify_by_label):
-        validation, test = held_out_counts(len(positions), validation_fraction, test_fraction)
+    groups = _groups(records, stratify_by_label)
+    counts = _class_counts([len(group) for group in groups], validation_fraction, test_fraction)
+    for positions, (validation, test) in zip(groups, counts, strict=True):
         rng.shuffle(positions)
         held_for_validation.update(positions[:validation])
         held_for_test.update(positions[validation : validation + test])

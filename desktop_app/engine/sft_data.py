@@ -55,18 +55,25 @@ def listed_lines(lines: list[int], shown: int = 10) -> str:
     return text + (f" and {more} more" if more > 0 else "")
 
 
-def encoding_warnings(report: EncodingReport, max_length: int) -> list[str]:
-    """Plain-language warnings about what encoding did to the records."""
+def encoding_warnings(report: EncodingReport, max_length: int, part: str = "training") -> list[str]:
+    """Plain-language warnings about what encoding did to the records.
+
+    Args:
+        report: From :func:`encode_records`.
+        max_length: The run's max_length in tokens.
+        part: ``"training"`` or ``"validation"``, for the wording.
+    """
     warnings = []
+    used = "trained on" if part == "training" else "used for validation"
     if report.truncated_lines:
         warnings.append(
-            f"{len(report.truncated_lines)} training records are longer than max_length "
+            f"{len(report.truncated_lines)} {part} records are longer than max_length "
             f"({max_length} tokens) and were cut: lines {listed_lines(report.truncated_lines)}."
         )
     if report.no_answer_left_lines:
         warnings.append(
-            f"{len(report.no_answer_left_lines)} training records have no answer left after "
-            "cutting to max_length and are not trained on: lines "
+            f"{len(report.no_answer_left_lines)} {part} records have no answer left after "
+            f"cutting to max_length and are not {used}: lines "
             f"{listed_lines(report.no_answer_left_lines)}. Raise max_length to use them."
         )
     if report.masking_fell_back:
@@ -181,11 +188,20 @@ def encode_record(
 def encode_records(
     records: Sequence[TrainingRecord], tokenizer: Any, max_length: int, train_on_prompt: bool
 ) -> tuple[list[EncodedExample], EncodingReport]:
-    """Tokenise every record; see :func:`encode_record`."""
+    """Tokenise every record; see :func:`encode_record`.
+
+    A record repeated in ``records`` (a file weighted above 1 in a mix) is tokenised and
+    reported once; its copies share the same token lists.
+    """
     report = EncodingReport()
     examples = []
+    encoded: dict[int, EncodedExample | None] = {}
     for record in records:
-        example = encode_record(record, tokenizer, max_length, train_on_prompt, report)
+        if id(record) not in encoded:
+            encoded[id(record)] = encode_record(
+                record, tokenizer, max_length, train_on_prompt, report
+            )
+        example = encoded[id(record)]
         if example is not None:
             examples.append(example)
     return examples, report

@@ -283,8 +283,10 @@ def _train(
     events.report(StageChanged("tokenizing", "Preparing the examples"))
     encoding = (prepared.tokenizer, hyper.max_length, config.data.train_on_prompt)
     train_examples, report = encode_records(inputs.data.train, *encoding)
-    validation_examples, _ = encode_records(inputs.data.validation, *encoding)
-    for warning in encoding_warnings(report, hyper.max_length):
+    validation_examples, validation_report = encode_records(inputs.data.validation, *encoding)
+    for warning in encoding_warnings(report, hyper.max_length) + encoding_warnings(
+        validation_report, hyper.max_length, "validation"
+    ):
         events.report(WarningRaised(warning))
     if not train_examples:
         raise DataError(

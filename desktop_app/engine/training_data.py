@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import DataSpec
+from desktop_app.data.duplicates import content_key
 from desktop_app.data.loading import usable_records
 from desktop_app.data.pii import Pseudonymizer, redact_text, scan_text
 from desktop_app.data.records import LoadedData, Message, TrainingRecord
@@ -79,7 +80,7 @@ def _scan_and_redact(
     for record in records:
         types = sorted({f.type for text in _texts(record) for f in scan_text(text)})
         if types:
-            flagged.append({"file": record.source, "line": record.line, "types": types})
+            flagged.append({"file": _key(record.source), "line": record.line, "types": types})
             for text in _texts(record):
                 counts.update(f.type for f in scan_text(text))
         result.append(_redacted(record, mode, pseudonymizer) if types and mode != "off" else record)
@@ -129,6 +130,44 @@ def _file_record(
     }
 
 
+def _validation_file(spec: DataSpec) -> DataFile | None:
+    """The validation file reads with the training file's format and column map when it
+    is of the same file type; otherwise both are detected from the file itself."""
+    if not spec.validation_file:
+        return None
+    same_type = Path(spec.validation_file).suffix.lower() == Path(spec.train).suffix.lower()
+    if same_type:
+        return DataFile(spec.validation_file, 1.0, spec.format, spec.column_map)
+    return DataFile(spec.validation_file)
+
+
+def _drop_new_duplicates(
+    training: list[TrainingRecord], validation: list[TrainingRecord]
+) -> tuple[list[TrainingRecord], list[TrainingRecord], list[dict[str, Any]]]:
+    """Records that became identical to an earlier one when personal data was replaced
+    are used once; a validation record identical to a training one is dropped (it would
+    make validation look better than it is)."""
+    seen: dict[str, TrainingRecord] = {}
+    dropped: list[dict[str, Any]] = []
+    kept: tuple[list[TrainingRecord], list[TrainingRecord]] = ([], [])
+    for part, records in enumerate((training, validation)):
+        for record in records:
+            key = content_key(record)
+            earlier = seen.get(key)
+            if earlier is None:
+                seen[key] = record
+                kept[part].append(record)
+            else:
+                dropped.append(
+                    {
+                        "file": _key(record.source),
+                        "line": record.line,
+                        "same_as": {"file": _key(earlier.source), "line": earlier.line},
+                    }
+                )
+    return kept[0], kept[1], dropped
+
+
 def prepare_training_data(
     spec: DataSpec, seed: int, pseudonym_salt: str | None = None
 ) -> PreparedData:
@@ -145,11 +184,7 @@ def prepare_training_data(
             is off (the message lists them and says how to go on).
     """
     files = training_files(spec)
-    validation_file = (
-        DataFile(spec.validation_file, 1.0, spec.format, spec.column_map)
-        if (spec.validation_file)
-        else None
-    )
+    validation_file = _validation_file(spec)
     # The validation file comes last, so a validation record that repeats a training
     # record is reported as a duplicate there (it would make validation look too good).
     loaded = load_mix(
@@ -170,6 +205,9 @@ def prepare_training_data(
     pseudonymizer = Pseudonymizer(pseudonym_salt)
     training, pii_train = _scan_and_redact(training, spec.pii_redaction, pseudonymizer)
     validation, pii_validation = _scan_and_redact(validation, spec.pii_redaction, pseudonymizer)
+    redaction_duplicates: list[dict[str, Any]] = []
+    if spec.pii_redaction != "off":
+        training, validation, redaction_duplicates = _drop_new_duplicates(training, validation)
     split = split_records_three(
         training,
         0.0 if validation_file else spec.validation_fraction,
@@ -192,6 +230,7 @@ def prepare_training_data(
             "records_with_personal_data": pii_train["records_with_personal_data"]
             + pii_validation["records_with_personal_data"],
             "records": pii_train["records"] + pii_validation["records"],
+            "identical_after_redaction": redaction_duplicates,
         },
         "split": {
             "seed": seed,
@@ -199,14 +238,20 @@ def prepare_training_data(
             "train_examples_after_weights": len(train),
             "validation_records": len(held_out_validation),
             "test_records": len(split.test),
-            "test": [{"file": r.source, "line": r.line} for r in split.test],
+            "test": [{"file": _key(r.source), "line": r.line} for r in split.test],
         },
     }
     notes = []
+    if redaction_duplicates:
+        lines = ", ".join(str(item["line"]) for item in redaction_duplicates[:10])
+        notes.append(
+            f"{len(redaction_duplicates)} records became identical to an earlier record once "
+            f"personal data was replaced (lines {lines}); each is used once."
+        )
     if any(data.format == "preference" for data in loaded):
         notes.append(
             "Preference pairs are trained on their chosen answers only; the rejected answers "
-            "are kept for a preference-tuning method."
+            "are not used by this method."
         )
     return PreparedData(
         notes=notes,
@@ -220,7 +265,11 @@ def prepare_training_data(
 
 
 def personal_data_warning(record: dict[str, Any]) -> str | None:
-    """A plain sentence about the personal data found in the run's data, or None."""
+    """A plain sentence about the personal data found in the run's data, or None.
+
+    Args:
+        record: ``PreparedData.record`` (the manifest's data section).
+    """
     found = record["personal_data"]
     if not found["records_with_personal_data"]:
         return None

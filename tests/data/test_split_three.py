@@ -203,3 +203,11 @@ def test_fractions_out_of_range(
 ) -> None:
     with pytest.raises(ValueError, match=field):
         split_records_three(make_records(10), validation_fraction, test_fraction, seed=0)
+
+
+def test_many_small_classes_do_not_swell_the_held_out_parts() -> None:
+    records = labelled_records({f"class{i}": 2 for i in range(50)})
+    result = split_records_three(records, 0.1, 0.1, seed=1)
+    assert_partition(result, records)
+    assert (len(result.train), len(result.validation), len(result.test)) == (80, 10, 10)
+    assert set(label_counts(result.train)) == {f"class{i}" for i in range(50)}

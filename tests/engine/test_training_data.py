@@ -110,9 +110,11 @@ def test_mix_weights_repeat_records(tmp_path: Path):
     assert prepared.record["split"]["train_examples_after_weights"] == 10
     assert [f["weight"] for f in prepared.record["files"]] == [1.0, 2.0]
 
-    spec.mix = [{"path": str(extra), "weight": 0.5}]
+    many = write_jsonl(tmp_path / "many.jsonl", qa(200, "billing"))
+    spec.mix = [{"path": str(many), "weight": 0.5}]
     half = prepare_training_data(spec, seed=3)
-    assert 4 <= len(half.train) <= 7
+    from_many = [r for r in half.train if Path(r.source).name == "many.jsonl"]
+    assert 80 <= len(from_many) <= 120  # a seeded half of 200
     assert [r.line for r in half.train] == [r.line for r in prepare_training_data(spec, 3).train]
 
 
@@ -151,3 +153,50 @@ def test_preference_pairs_train_on_the_chosen_answer_with_a_note(tmp_path: Path)
     assert prepared.train[0].messages[-1].content == "Claim 0 was paid."
     assert prepared.train[0].rejected == "No idea about 0."
     assert any("chosen answers only" in note for note in prepared.notes)
+
+
+def test_redaction_that_makes_records_identical_uses_them_once(tmp_path: Path):
+    records = qa(6) + [
+        {"instruction": "Who is the contact?", "output": "Write to a.b@northwind-mail.co.uk."},
+        {"instruction": "Who is the contact?", "output": "Write to c.d@northwind-mail.co.uk."},
+    ]
+    data = write_jsonl(tmp_path / "train.jsonl", records)
+    spec = DataSpec(train=str(data), validation_fraction=0.0, pii_redaction="tags")
+    prepared = prepare_training_data(spec, seed=1)
+    texts = [r.messages[-1].content for r in prepared.train]
+    assert texts.count("Write to [EMAIL].") == 1
+    dropped = prepared.record["personal_data"]["identical_after_redaction"]
+    assert [(d["line"], d["same_as"]["line"]) for d in dropped] == [(8, 7)]
+    assert any("became identical" in note for note in prepared.notes)
+
+
+def test_pseudonyms_agree_between_training_and_validation_files(tmp_path: Path):
+    train = write_jsonl(
+        tmp_path / "train.jsonl",
+        qa(3) + [{"instruction": "Contact for claim 9?", "output": "Call +44 20 7946 0958."}],
+    )
+    validation = write_jsonl(
+        tmp_path / "validation.jsonl",
+        [{"instruction": "Phone for claim 10?", "output": "It is +44 20 7946 0958."}],
+    )
+    spec = DataSpec(train=str(train), validation_file=str(validation), pii_redaction="pseudonyms")
+    prepared = prepare_training_data(spec, seed=1, pseudonym_salt="s")
+    stand_in = prepared.train[-1].messages[-1].content.removeprefix("Call ").rstrip(".")
+    assert "7946" not in stand_in
+    assert prepared.validation[0].messages[-1].content == f"It is {stand_in}."
+    found = prepared.record["personal_data"]["records"]
+    assert {Path(item["file"]).name for item in found} == {"train.jsonl", "validation.jsonl"}
+
+
+def test_a_validation_file_of_another_type_detects_its_own_format(tmp_path: Path):
+    train = tmp_path / "train.csv"
+    train.write_text("Q,A\n" + "".join(f"Question {i}?,Answer {i}.\n" for i in range(6)))
+    validation = write_jsonl(tmp_path / "validation.jsonl", qa(2, "billing"))
+    spec = DataSpec(
+        train=str(train),
+        format="alpaca",
+        column_map={"instruction": "Q", "output": "A"},
+        validation_file=str(validation),
+    )
+    prepared = prepare_training_data(spec, seed=1)
+    assert len(prepared.train) == 6 and len(prepared.validation) == 2
