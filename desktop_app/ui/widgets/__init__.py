@@ -1,0 +1,1 @@
+"""Reusable widgets: the error dialog, plots, field editors."""
