@@ -9,7 +9,6 @@ the destination's name, and the source is only ever opened for reading.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections import Counter
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from desktop_app.core.hashing import sha256_file
 from desktop_app.data.errors import data_error
 from desktop_app.data.pii.findings import PII_TYPES, PiiFinding
 from desktop_app.data.pii.pseudonyms import Pseudonymizer
@@ -29,8 +29,6 @@ from desktop_app.data.records import RecordProblem
 
 #: The redaction modes.
 REDACTION_MODES = ("tags", "pseudonyms")
-
-_HASH_CHUNK = 1 << 20
 
 
 class RedactedText(NamedTuple):
@@ -132,12 +130,8 @@ class RedactionSummary:
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The SHA-256 of a file (the project's one implementation, in core.hashing)."""
+    return sha256_file(path)
 
 
 def _check_paths(source: Path, destination: Path, overwrite: bool) -> None:
