@@ -41,21 +41,6 @@ SAMPLE_DATA = (
     / "policy_handbook_qa.jsonl"
 )
 
-NO_APP_YET = """\
-Enclave {version}
-
-The desktop wizard is not part of this build yet. From the command line you can:
-  enclave demo                      fine-tune the built-in demo model on the sample data
-  enclave train CONFIG.json         fine-tune as a run configuration says
-  enclave train --resume RUN_DIR    continue a cancelled or interrupted run
-  enclave model inspect PATH        describe a model folder or .gguf file
-  enclave hardware                  show GPUs, memory and disk
-  enclave data check FILE           report every record that cannot be used, and why
-  enclave data scan-pii FILE        find personal data in a data file
-  enclave data redact FILE OUT      write a copy with personal data replaced
-Run 'enclave COMMAND --help' for details; docs/run-config.md describes every setting.
-"""
-
 
 def _human_seconds(seconds: float | None) -> str:
     if seconds is None:
@@ -287,8 +272,9 @@ def run_cli(argv: list[str]) -> int:
     returns 2; no traceback reaches the user."""
     parser = build_parser()
     if not argv:
-        print(NO_APP_YET.format(version=__version__))
-        return EXIT_OK
+        from desktop_app.ui.app import run_app
+
+        return run_app([])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:

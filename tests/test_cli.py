@@ -26,10 +26,13 @@ def enclave(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_no_arguments_says_what_to_run():
-    completed = enclave()
-    assert completed.returncode == 0
-    assert "enclave train CONFIG.json" in completed.stdout
+def test_no_arguments_opens_the_app(enclave_home: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setenv("ENCLAVE_EXIT_AFTER_START_MS", "500")
+    completed = enclave(timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    # Closing the window autosaved the (empty) project into the workspace.
+    assert (enclave_home / "autosave.enclave.json").is_file()
 
 
 def test_bad_config_exits_2_naming_the_field(tmp_path: Path):

@@ -1,0 +1,45 @@
+"""Start the desktop app: the QApplication, its style, and the main window."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.core.paths import APP_NAME
+from desktop_app.ui.main_window import MainWindow, default_pages
+from desktop_app.ui.project import app_settings
+
+#: Close the window this many milliseconds after it is shown (tests and screenshots).
+EXIT_AFTER_START_ENV = "ENCLAVE_EXIT_AFTER_START_MS"
+
+
+def create_application(argv: list[str]) -> QApplication:
+    """The QApplication (or the one that exists), named and styled.
+
+    Qt 6 scales for high-DPI screens by default. Fusion follows the system's light or
+    dark colour scheme and looks the same on every platform.
+    """
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    app = QApplication([sys.argv[0] if sys.argv else "enclave", *argv])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setStyle("Fusion")
+    return app
+
+
+def run_app(argv: list[str]) -> int:
+    """Open the wizard and run until the window is closed; returns the exit code."""
+    app = create_application(argv)
+    settings = app_settings()
+    window = MainWindow(default_pages(settings), settings)
+    window.show()
+    exit_after = os.environ.get(EXIT_AFTER_START_ENV)
+    if exit_after:
+        QTimer.singleShot(int(exit_after), window.close)
+    return app.exec()

@@ -1,0 +1,506 @@
+"""The main window: a step list, the pages, Back and Next, and the File menu.
+
+The window owns the project (and so the RunConfig). Pages edit it through the
+WizardPage contract; every change is autosaved shortly after it happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPalette, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.config import RunConfig
+from desktop_app.core.config_io import config_to_dict
+from desktop_app.core.errors import EnclaveError
+from desktop_app.ui.pages.base import WizardPage
+from desktop_app.ui.pages.hyperparameters_page import HyperparametersPage
+from desktop_app.ui.pages.model_page import ModelPage
+from desktop_app.ui.pages.train_page import TrainPage
+from desktop_app.ui.project import (
+    PROJECT_SUFFIX,
+    RECENT_PROJECTS_KEY,
+    Project,
+    add_recent,
+    app_settings,
+    demo_config,
+    read_autosave,
+    recent_projects,
+)
+from desktop_app.ui.widgets.error_dialog import show_error
+
+#: (key saved in project files, title in the step list); the section each step edits.
+STEPS = (
+    ("model", "Model", "model"),
+    ("data", "Data", "data"),
+    ("method", "Method", "method"),
+    ("hyperparameters", "Hyperparameters", "hyperparameters"),
+    ("train", "Train", "output"),
+    ("evaluate", "Evaluate", None),
+)
+AUTOSAVE_DELAY_MS = 800
+STATE_ROLE = Qt.ItemDataRole.UserRole
+PROJECT_FILTER = f"Enclave projects (*{PROJECT_SUFFIX});;All files (*)"
+
+
+class PlaceholderPage(WizardPage):
+    """A step whose page is not built yet; it says so and shows the settings it will edit."""
+
+    def __init__(self, title: str, section: str | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = title
+        self.section = section
+        heading = QLabel(f"<h3>{title}</h3><p>This step arrives in a later version.</p>")
+        heading.setWordWrap(True)
+        self.summary = QPlainTextEdit()
+        self.summary.setObjectName(f"placeholder_{title.lower()}_settings")
+        self.summary.setReadOnly(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        if section is not None:
+            layout.addWidget(
+                QLabel(f"Until then the project's current “{section}” settings are used:")
+            )
+            layout.addWidget(self.summary, 1)
+        else:
+            self.summary.setVisible(False)
+            layout.addStretch(1)
+
+    def load(self, config: RunConfig) -> None:
+        if self.section is not None:
+            text = json.dumps(config_to_dict(config)[self.section], indent=2)
+            self.summary.setPlainText(text)
+
+
+def default_pages(settings: QSettings) -> list[WizardPage]:
+    """The pages this version has; the others are placeholders."""
+    return [ModelPage(settings), HyperparametersPage(), TrainPage()]
+
+
+class MainWindow(QMainWindow):
+    """The wizard window.
+
+    Args:
+        pages: Pages to show, matched to steps by their ``title``; steps without one get a
+            placeholder. None uses :func:`default_pages`.
+        settings: Where recent lists, geometry and the like are kept.
+        restore: Reopen the autosaved project (as on a normal start).
+    """
+
+    def __init__(
+        self,
+        pages: Sequence[WizardPage] | None = None,
+        settings: QSettings | None = None,
+        restore: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.settings = settings if settings is not None else app_settings()
+        self.project = Project()
+        given = {page.title: page for page in (pages or default_pages(self.settings))}
+        self.pages: list[WizardPage] = [
+            given.get(title) or PlaceholderPage(title, section) for _, title, section in STEPS
+        ]
+        self.current = 0
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self._build()
+        self._connect_pages()
+        self._restore_window_state()
+        restored = read_autosave() if restore else None
+        self.set_project(restored or Project())
+        self.demo_banner.setVisible(restored is None)
+
+    # -- building ------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.step_list = QListWidget()
+        self.step_list.setObjectName("stepList")
+        self.step_list.setMinimumWidth(170)
+        self.step_list.setIconSize(QSize(20, 20))
+        self.step_list.setSpacing(3)
+        for _, title, _ in STEPS:
+            self.step_list.addItem(QListWidgetItem(title))
+        self.step_list.currentRowChanged.connect(self._on_step_clicked)
+        self.stack = QStackedWidget()
+        self.stack.setObjectName("pages")
+        for page in self.pages:
+            self.stack.addWidget(page)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.step_list)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([190, 900])
+
+        self.demo_banner = QFrame()
+        self.demo_banner.setObjectName("demoBanner")
+        self.demo_banner.setFrameShape(QFrame.Shape.StyledPanel)
+        banner_text = QLabel(
+            "New here? Try the demo: the built-in SmolLM2 model and a sample policy "
+            "handbook data set, ready to run in a few minutes."
+        )
+        banner_text.setWordWrap(True)
+        self.demo_button = QPushButton("&Try the demo")
+        self.demo_button.setObjectName("useDemoButton")
+        self.demo_button.clicked.connect(self.use_demo)
+        dismiss = QPushButton("Dis&miss")
+        dismiss.setObjectName("dismissDemoButton")
+        dismiss.clicked.connect(lambda: self.demo_banner.setVisible(False))
+        banner_layout = QHBoxLayout(self.demo_banner)
+        banner_layout.addWidget(banner_text, 1)
+        banner_layout.addWidget(self.demo_button)
+        banner_layout.addWidget(dismiss)
+
+        self.back_button = QPushButton("&Back")
+        self.back_button.setObjectName("backButton")
+        self.back_button.clicked.connect(self.go_back)
+        self.next_button = QPushButton("&Next")
+        self.next_button.setObjectName("nextButton")
+        self.next_button.clicked.connect(self.go_next)
+        self.reason_label = QLabel()
+        self.reason_label.setObjectName("blockedReason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        nav = QHBoxLayout()
+        nav.addWidget(self.back_button)
+        nav.addStretch(1)
+        nav.addWidget(self.reason_label, 3)
+        nav.addWidget(self.next_button)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.demo_banner)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(nav)
+        self.setCentralWidget(central)
+        self.setTabOrder(self.step_list, self.stack)
+        self.setTabOrder(self.back_button, self.next_button)
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.activated.connect(self._on_enter)
+        self._build_menu()
+
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+
+        def action(text: str, name: str, slot: object, keys: QKeySequence | None) -> QAction:
+            item = QAction(text, self)
+            item.setObjectName(name)
+            if keys is not None:
+                item.setShortcut(keys)
+            item.triggered.connect(slot)
+            menu.addAction(item)
+            return item
+
+        action("&New project", "actionNew", self.new_project, QKeySequence.StandardKey.New)
+        action("&Open…", "actionOpen", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.setObjectName("recentProjectsMenu")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        menu.addMenu(self.recent_menu)
+        action("Open the &demo", "actionDemo", self.use_demo, None)
+        menu.addSeparator()
+        action("&Save", "actionSave", self.save, QKeySequence.StandardKey.Save)
+        action("Save &as…", "actionSaveAs", self.save_as, QKeySequence.StandardKey.SaveAs)
+        menu.addSeparator()
+        action("&Quit", "actionQuit", self.close, QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Q))
+
+    def _connect_pages(self) -> None:
+        for page in self.pages:
+            page.changed.connect(self._on_page_changed)
+        for source in self.pages:
+            signal = getattr(source, "facts_changed", None)
+            if signal is None:
+                continue
+            for target in self.pages:
+                receiver = getattr(target, "set_model_facts", None)
+                if receiver is not None:
+                    signal.connect(receiver)
+                    source.facts_cleared.connect(partial(receiver, None))
+
+    # -- project -------------------------------------------------------------------------
+
+    def set_project(self, project: Project) -> None:
+        """Show a project and go to its saved step.
+
+        The pages up to that step load the project now (the Model page starts reading
+        the model's facts); later pages load it when they are shown.
+        """
+        self.project = project
+        keys = [key for key, _, _ in STEPS]
+        step = keys.index(project.step) if project.step in keys else 0
+        for page in self.pages[:step]:
+            page.load(project.config)
+        self._show_step(step)
+        self._update_title()
+
+    def use_demo(self) -> None:
+        """Start the demo project: built-in model, sample data."""
+        if self._confirm_discard():
+            self.set_project(Project(config=demo_config(), dirty=True))
+            self.demo_banner.setVisible(False)
+            self._schedule_autosave()
+
+    def new_project(self) -> None:
+        """Start an empty project."""
+        if self._confirm_discard():
+            self.set_project(Project(dirty=False))
+            self._schedule_autosave()
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a project", "", PROJECT_FILTER)
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path) -> bool:
+        """Open a project file; says what is wrong if it cannot."""
+        if not self._confirm_discard():
+            return False
+        try:
+            project = Project.load(path)
+        except EnclaveError as error:
+            self.show_error(error.user_message())
+            return False
+        add_recent(self.settings, RECENT_PROJECTS_KEY, Path(path).resolve())
+        self.set_project(project)
+        self.demo_banner.setVisible(False)
+        self._schedule_autosave()
+        return True
+
+    def save(self) -> bool:
+        """Save to the project's file (asks for one the first time)."""
+        if self.project.path is None:
+            return self.save_as()
+        return self.save_to(self.project.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the project", f"{self.project.display_name}{PROJECT_SUFFIX}", PROJECT_FILTER
+        )
+        return bool(path) and self.save_to(path)
+
+    def save_to(self, path: str | Path) -> bool:
+        """Save the project to ``path`` and make it the project's file."""
+        self._apply_current()
+        try:
+            saved = self.project.save(path)
+        except OSError as error:
+            self.show_error(f"The project could not be saved to {path}: {error.strerror}.")
+            return False
+        add_recent(self.settings, RECENT_PROJECTS_KEY, saved.resolve())
+        self._update_title()
+        self.autosave()
+        return True
+
+    def autosave(self) -> None:
+        """Write the autosave file now."""
+        self._autosave_timer.stop()
+        # Autosave is a convenience; if the disk refuses, the next change tries again.
+        with contextlib.suppress(OSError):
+            self.project.write_autosave()
+
+    def _confirm_discard(self) -> bool:
+        if not self.project.dirty or self.project.path is None:
+            return True  # An untitled project lives on in the autosave until replaced.
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            f"{self.project.display_name} has changes that are not saved. Discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    def show_error(self, message: str) -> None:
+        """Tell the user something went wrong, in plain words."""
+        show_error(self, message)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = recent_projects(self.settings)
+        for path in paths:
+            item = self.recent_menu.addAction(path)
+            item.triggered.connect(lambda _=False, p=path: self.open_project(p))
+        if not paths:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+
+    # -- navigation ----------------------------------------------------------------------
+
+    def go_next(self) -> None:
+        """Go to the next step, if this one is complete."""
+        if self.next_button.isEnabled():
+            self._apply_current()
+            self._show_step(self.current + 1)
+
+    def go_back(self) -> None:
+        """Go to the previous step; nothing is lost."""
+        if self.current > 0:
+            self._apply_current()
+            self._show_step(self.current - 1)
+
+    def _on_enter(self) -> None:
+        self.go_next()
+
+    def _on_step_clicked(self, row: int) -> None:
+        if row < 0 or row == self.current:
+            return
+        if row < self.current or row <= self._first_blocked():
+            self._apply_current()
+            self._show_step(row)
+        else:
+            self._refresh_navigation()
+
+    def _first_blocked(self) -> int:
+        for index, page in enumerate(self.pages):
+            if page.blocking_reason() is not None:
+                return index
+        return len(self.pages) - 1
+
+    def _show_step(self, index: int) -> None:
+        index = max(0, min(index, len(self.pages) - 1))
+        self.current = index
+        self.pages[index].load(self.project.config)
+        self.stack.setCurrentIndex(index)
+        step = STEPS[index][0]
+        if self.project.step != step:
+            self.project.step = step
+            self._schedule_autosave()
+        self._refresh_navigation()
+
+    def _apply_current(self) -> None:
+        self.pages[self.current].apply(self.project.config)
+
+    def _on_page_changed(self) -> None:
+        page = self.sender()
+        if isinstance(page, WizardPage):
+            before = config_to_dict(self.project.config)
+            page.apply(self.project.config)
+            if config_to_dict(self.project.config) != before:
+                self.project.dirty = True
+                self._update_title()
+                self._schedule_autosave()
+        self._refresh_navigation()
+
+    def _schedule_autosave(self) -> None:
+        self._autosave_timer.start()
+
+    def _refresh_navigation(self) -> None:
+        reason = self.pages[self.current].blocking_reason()
+        last = self.current == len(self.pages) - 1
+        if reason is None and last:
+            reason = "This is the last step."
+        self.next_button.setEnabled(reason is None)
+        self.back_button.setEnabled(self.current > 0)
+        self.reason_label.setText(reason or "")
+        self.reason_label.setVisible(bool(reason))
+        first_blocked = self._first_blocked()
+        style = self.style()
+        icons = {
+            "done": style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton),
+            "current": style.standardIcon(QStyle.StandardPixmap.SP_ArrowRight),
+            "blocked": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
+        }
+        blank = QPixmap(self.step_list.iconSize())
+        blank.fill(Qt.GlobalColor.transparent)
+        words = {
+            "done": "done",
+            "current": "you are here",
+            "blocked": "needs attention",
+            "open": "not done yet",
+            "locked": "finish the earlier steps first",
+        }
+        self.step_list.blockSignals(True)
+        for index, page in enumerate(self.pages):
+            item = self.step_list.item(index)
+            why = page.blocking_reason()
+            if index == self.current:
+                state = "current"
+            elif index < self.current:
+                state = "blocked" if why else "done"
+            else:
+                state = "open" if index <= first_blocked else "locked"
+            item.setData(STATE_ROLE, state)
+            item.setIcon(icons.get(state, QIcon(blank)))
+            item.setForeground(
+                self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+                if state == "locked"
+                else self.palette().color(QPalette.ColorRole.Text)
+            )
+            detail = f" ({why})" if why and state in ("blocked", "current") else ""
+            item.setToolTip(f"{page.title}: {words[state]}{detail}")
+        self.step_list.setCurrentRow(self.current)
+        self.step_list.blockSignals(False)
+
+    def step_state(self, index: int) -> str:
+        """current; done or blocked (before it); open or locked (after a blocked step)."""
+        return str(self.step_list.item(index).data(STATE_ROLE))
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.project.display_name}[*] — Enclave")
+        self.setWindowModified(self.project.dirty)
+
+    # -- window state and closing --------------------------------------------------------
+
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1100, 760)
+        splitter = self.settings.value("window/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        for page in self.pages:
+            is_running = getattr(page, "is_running", None)
+            if is_running is None or not is_running():
+                continue
+            answer = QMessageBox.question(
+                self,
+                "A training run is in progress",
+                "Stop the training run and quit? Its last checkpoint is kept, so it can be "
+                "resumed later.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            stop_and_wait = getattr(page, "stop_and_wait", None)
+            if stop_and_wait is not None:
+                stop_and_wait(60_000)
+        self._apply_current()
+        self.autosave()
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.sync()
+        for page in self.pages:
+            shutdown = getattr(page, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        event.accept()

@@ -1,0 +1,92 @@
+"""Fixtures for GUI tests: no thread may outlive its test, no dialog may block one."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from desktop_app.core.config import RunConfig
+from desktop_app.ui import worker
+from desktop_app.ui.widgets import error_dialog
+from desktop_app.ui.widgets.error_dialog import ErrorDialog
+
+#: Seconds a test's leftover training thread gets to stop before the suite gives up on it.
+_LEFTOVER_WAIT_MS = 60_000
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(qapp: QApplication) -> Iterator[None]:
+    """Fail a test that leaves a training QThread (or any new non-daemon thread) running.
+
+    A QThread still running when Python tears it down aborts the whole process, so the
+    fixture first cancels and waits for leftovers, then fails the test.
+    """
+    before = set(threading.enumerate())
+    yield
+    leftovers = worker.live_sessions()
+    for session in leftovers:
+        session.cancel()
+        session.wait(_LEFTOVER_WAIT_MS)
+    new_threads = [
+        thread
+        for thread in threading.enumerate()
+        if thread not in before and thread.is_alive() and not thread.daemon
+    ]
+    assert not leftovers, f"{len(leftovers)} training thread(s) were still running"
+    assert not new_threads, f"threads left running: {new_threads}"
+
+
+@pytest.fixture(autouse=True)
+def dialogs_do_not_block(qapp: QApplication) -> Iterator[list[ErrorDialog]]:
+    """show_error shows its dialog without a modal loop; the test gets the dialogs shown
+    (also findable among QApplication.topLevelWidgets()), and they are closed afterwards."""
+    shown: list[ErrorDialog] = []
+
+    def show_without_blocking(dialog: ErrorDialog) -> None:
+        shown.append(dialog)
+        dialog.show()
+
+    previous = error_dialog.set_dialog_runner(show_without_blocking)
+    yield shown
+    error_dialog.set_dialog_runner(previous)
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, ErrorDialog):
+            widget.close()
+
+
+@pytest.fixture
+def training_data(tmp_path: Path) -> Path:
+    """Sixteen short alpaca records."""
+    records = [
+        {"instruction": f"What is item {index}?", "input": "", "output": f"Item {index} is a box."}
+        for index in range(16)
+    ]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def ui_config(tiny_model_dir: Path, training_data: Path, tmp_path: Path) -> RunConfig:
+    """A LoRA run on the tiny model that takes about a tenth of a second per eight steps."""
+    config = RunConfig()
+    config.model.path = str(tiny_model_dir)
+    config.data.train = str(training_data)
+    config.data.validation_fraction = 0.25
+    config.method.name = "lora"
+    hyper = config.hyperparameters
+    hyper.max_steps = 8
+    hyper.batch_size = 4
+    hyper.learning_rate = 1e-2
+    hyper.warmup_ratio = 0.0
+    hyper.lr_scheduler = "constant"
+    hyper.max_length = 64
+    hyper.eval_every_steps = 4
+    hyper.save_every_steps = 0
+    config.output.dir = str(tmp_path / "runs")
+    return config
