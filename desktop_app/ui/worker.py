@@ -88,6 +88,8 @@ class TrainingWorker(QObject):
         self._last_step_emit = float("-inf")
         self._pending_step: StepMetrics | None = None
         self._failure_details = ""
+        #: Set once ``finished`` was emitted: the thread is only exiting now.
+        self.done = threading.Event()
 
     @property
     def stop_event(self) -> threading.Event:
@@ -141,6 +143,7 @@ class TrainingWorker(QObject):
             self.failed.emit(plain_message(error), traceback.format_exc())
         finally:
             self.finished.emit()
+            self.done.set()
 
 
 _live_sessions: set[TrainingSession] = set()
@@ -164,6 +167,7 @@ class TrainingSession:
         self.thread = thread
         self.worker = worker
         self._stop = worker.stop_event
+        self._worker_done = worker.done
         self._done = threading.Event()
         with _registry_lock:
             _live_sessions.add(self)
@@ -188,6 +192,10 @@ class TrainingSession:
     def is_running(self) -> bool:
         """Whether the thread has not finished yet."""
         return not self._done.is_set()
+
+    def is_exiting(self) -> bool:
+        """Whether the worker has finished and the thread is only shutting down."""
+        return self._worker_done.is_set()
 
     def wait(self, timeout_ms: int) -> bool:
         """Block until the thread has finished, at most ``timeout_ms``; True if it did."""

@@ -28,6 +28,10 @@ def no_thread_left_running(qapp: QApplication) -> Iterator[None]:
     """
     before = set(threading.enumerate())
     yield
+    # A thread whose worker has emitted finished is only exiting: give it a moment.
+    for session in worker.live_sessions():
+        if session.is_exiting():
+            session.wait(5_000)
     leftovers = worker.live_sessions()
     for session in leftovers:
         session.cancel()

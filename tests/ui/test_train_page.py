@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import PySide6
 import pytest
 import torch
 from PySide6.QtCore import Qt
@@ -17,16 +16,7 @@ from desktop_app.ui.pages.train_page import TrainPage
 from desktop_app.ui.widgets import error_dialog
 from desktop_app.ui.widgets.error_dialog import ErrorDialog
 
-TIMEOUT_MS = 120_000
-
-# PySide6 6.12.0 releases None once too often every time C++ calls a Python override of
-# a void virtual (paint, paintEvent). pyqtgraph's live plots make hundreds of such calls
-# a second, so the process aborts ("none_dealloc") or hangs within seconds. 6.11.3 is
-# fine; pyproject should exclude 6.12.0. Until then these tests cannot run on it.
-pytestmark = pytest.mark.skipif(
-    PySide6.__version__ == "6.12.0",
-    reason="PySide6 6.12.0 over-releases None in Python virtual overrides (crashes plots)",
-)
+TIMEOUT_MS = 300_000
 
 
 @pytest.fixture
@@ -89,7 +79,7 @@ def test_a_run_fills_the_plots_and_the_progress_bar(qtbot, page: TrainPage, ui_c
 
 
 def test_cancel_then_resume_continues_the_same_run(qtbot, page: TrainPage, ui_config):
-    ui_config.hyperparameters.max_steps = 200
+    ui_config.hyperparameters.max_steps = 40
     ui_config.hyperparameters.eval_every_steps = 0
     page.load(ui_config)
     with qtbot.waitSignal(page.run_finished, timeout=TIMEOUT_MS) as blocker:
@@ -109,7 +99,7 @@ def test_cancel_then_resume_continues_the_same_run(qtbot, page: TrainPage, ui_co
     resumed = blocker.args[0]
     assert resumed.status == "finished" and resumed.run_dir == cancelled.run_dir
     steps = page.loss_plot.data("training")[0]
-    assert steps[-1] == 200 and list(steps) == sorted(set(steps))  # one curve, no repeats
+    assert steps[-1] == 40 and list(steps) == sorted(set(steps))  # one curve, no repeats
     assert not _button(page, "resumeButton").isEnabled()
 
 
