@@ -433,6 +433,7 @@ class MainWindow(QMainWindow):
             "blocked": "needs attention",
             "open": "not done yet",
             "locked": "finish the earlier steps first",
+            "later": "arrives in a later version",
         }
         self.step_list.blockSignals(True)
         for index, page in enumerate(self.pages):
@@ -440,6 +441,8 @@ class MainWindow(QMainWindow):
             why = page.blocking_reason()
             if index == self.current:
                 state = "current"
+            elif isinstance(page, PlaceholderPage):
+                state = "later"  # never shown as done: the step does not exist yet
             elif index < self.current:
                 state = "blocked" if why else "done"
             else:
@@ -448,7 +451,7 @@ class MainWindow(QMainWindow):
             item.setIcon(icons.get(state, QIcon(blank)))
             item.setForeground(
                 self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
-                if state == "locked"
+                if state in ("locked", "later")
                 else self.palette().color(QPalette.ColorRole.Text)
             )
             detail = f" ({why})" if why and state in ("blocked", "current") else ""
@@ -457,7 +460,8 @@ class MainWindow(QMainWindow):
         self.step_list.blockSignals(False)
 
     def step_state(self, index: int) -> str:
-        """current; done or blocked (before it); open or locked (after a blocked step)."""
+        """current; done or blocked (before it); open or locked (after a blocked step);
+        later for a step that is not built yet."""
         return str(self.step_list.item(index).data(STATE_ROLE))
 
     def _update_title(self) -> None:

@@ -74,7 +74,8 @@ def test_next_waits_for_a_model_and_enter_goes_on(qtbot, open_windows, tiny_mode
     assert not next_button.isEnabled()
     assert reason.isVisible() and "Choose a base model" in reason.text()
     assert window.step_state(0) == "current"
-    assert window.step_state(1) == "locked"
+    assert window.step_state(3) == "locked"  # Hyperparameters, after the blocked Model step
+    assert window.step_state(1) == "later"  # the Data page is not built yet: never "done"
 
     choose_model(qtbot, window, tiny_model_dir)
     assert next_button.isEnabled()
@@ -86,6 +87,8 @@ def test_next_waits_for_a_model_and_enter_goes_on(qtbot, open_windows, tiny_mode
     assert window.current == 1
     assert window.step_state(0) == "done"
     assert window.project.step == "data"
+    window.go_next()
+    assert window.step_state(1) == "later"
 
 
 def test_back_keeps_every_value(qtbot, open_windows, tiny_model_dir):
