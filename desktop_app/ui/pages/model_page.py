@@ -118,6 +118,16 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _text_panel(name: str, text: str) -> QLabel:
+    """A selectable, wrapping, top-aligned block of text."""
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label
+
+
 class ModelPage(WizardPage):
     """Choose the base model: the demo, a folder, a .gguf file, or a recent one."""
 
@@ -190,22 +200,16 @@ class ModelPage(WizardPage):
         self.busy.setVisible(False)
         self.busy_label = QLabel("Reading the model's files…")
         self.busy_label.setVisible(False)
-        self.facts_label = QLabel("No model chosen yet.")
-        self.facts_label.setObjectName("modelFacts")
-        self.facts_label.setWordWrap(True)
-        self.facts_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.facts_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.facts_label = _text_panel("modelFacts", "No model chosen yet.")
         facts_box = QGroupBox("About this model")
         facts_layout = QVBoxLayout(facts_box)
         facts_layout.addWidget(self.busy_label)
         facts_layout.addWidget(self.busy)
         facts_layout.addWidget(self.facts_label, 1)
 
-        self.hardware_label = QLabel("The hardware is checked when a model is chosen.")
-        self.hardware_label.setObjectName("hardwarePanel")
-        self.hardware_label.setWordWrap(True)
-        self.hardware_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.hardware_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.hardware_label = _text_panel(
+            "hardwarePanel", "The hardware is checked when a model is chosen."
+        )
         hardware_box = QGroupBox("This computer, and whether training fits")
         hardware_layout = QVBoxLayout(hardware_box)
         hardware_layout.addWidget(self.hardware_label, 1)
