@@ -37,7 +37,9 @@ from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_to_dict
 from desktop_app.core.errors import EnclaveError
 from desktop_app.ui.pages.base import WizardPage
+from desktop_app.ui.pages.data_page import DataPage
 from desktop_app.ui.pages.hyperparameters_page import HyperparametersPage
+from desktop_app.ui.pages.method_page import MethodPage
 from desktop_app.ui.pages.model_page import ModelPage
 from desktop_app.ui.pages.train_page import TrainPage
 from desktop_app.ui.project import (
@@ -97,7 +99,7 @@ class PlaceholderPage(WizardPage):
 
 def default_pages(settings: QSettings) -> list[WizardPage]:
     """The pages this version has; the others are placeholders."""
-    return [ModelPage(settings), HyperparametersPage(), TrainPage()]
+    return [ModelPage(settings), DataPage(), MethodPage(), HyperparametersPage(), TrainPage()]
 
 
 class MainWindow(QMainWindow):

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.config import DEMO_MODEL
 from desktop_app.ui.main_window import STEPS, MainWindow, PlaceholderPage
+from desktop_app.ui.pages.data_page import DataPage
 from desktop_app.ui.pages.model_page import ModelPage
 from desktop_app.ui.project import Project, app_settings, autosave_path
 
@@ -45,9 +46,28 @@ def make_window(qtbot, open_windows: list[MainWindow]) -> MainWindow:
 
 
 def wait_idle(qtbot, window: MainWindow) -> None:
-    model_page = window.pages[0]
-    assert isinstance(model_page, ModelPage)
-    qtbot.waitUntil(lambda: not model_page.is_busy(), timeout=WAIT_MS)
+    """Wait until no page reads anything in the background (model facts, data files)."""
+    assert isinstance(window.pages[0], ModelPage)
+    busy = [page.is_busy for page in window.pages if hasattr(page, "is_busy")]
+    qtbot.waitUntil(lambda: not any(is_busy() for is_busy in busy), timeout=WAIT_MS)
+
+
+def choose_data(qtbot, window: MainWindow, path: Path) -> None:
+    """On the Data step: add the training file and wait until it has been checked."""
+    data_page = window.pages[1]
+    assert isinstance(data_page, DataPage)
+    assert window.current == 1
+    data_page.add_files([str(path)])
+    wait_idle(qtbot, window)
+
+
+def go_to_hyperparameters(qtbot, window: MainWindow, tiny_model_dir: Path, data: Path) -> None:
+    choose_model(qtbot, window, tiny_model_dir)
+    window.go_next()
+    choose_data(qtbot, window, data)
+    window.go_next()  # Method
+    window.go_next()
+    assert window.pages[window.current].title == "Hyperparameters"
 
 
 def choose_model(qtbot, window: MainWindow, path: Path | str) -> None:
@@ -63,11 +83,13 @@ def test_the_window_shows_six_steps_and_offers_the_demo(qtbot, open_windows):
     assert [steps.item(i).text() for i in range(steps.count())] == [t for _, t, _ in STEPS]
     assert window.findChild(QWidget, "demoBanner").isVisible()
     placeholders = [p for p in window.pages if isinstance(p, PlaceholderPage)]
-    assert {p.title for p in placeholders} == {"Data", "Method", "Evaluate"}
+    assert {p.title for p in placeholders} == {"Evaluate"}
     assert window.step_state(0) == "current"
 
 
-def test_next_waits_for_a_model_and_enter_goes_on(qtbot, open_windows, tiny_model_dir):
+def test_next_waits_for_a_model_and_enter_goes_on(
+    qtbot, open_windows, tiny_model_dir, training_data
+):
     window = make_window(qtbot, open_windows)
     next_button = window.findChild(QPushButton, "nextButton")
     reason = window.findChild(QLabel, "blockedReason")
@@ -75,7 +97,7 @@ def test_next_waits_for_a_model_and_enter_goes_on(qtbot, open_windows, tiny_mode
     assert reason.isVisible() and "Choose a base model" in reason.text()
     assert window.step_state(0) == "current"
     assert window.step_state(3) == "locked"  # Hyperparameters, after the blocked Model step
-    assert window.step_state(1) == "later"  # the Data page is not built yet: never "done"
+    assert window.step_state(1) == "locked"
 
     choose_model(qtbot, window, tiny_model_dir)
     assert next_button.isEnabled()
@@ -88,15 +110,19 @@ def test_next_waits_for_a_model_and_enter_goes_on(qtbot, open_windows, tiny_mode
     assert window.step_state(0) == "done"
     assert window.project.step == "data"
     window.go_next()
-    assert window.step_state(1) == "later"
+    assert window.current == 1  # no data yet
+    assert "Choose a training data file" in reason.text()
+    choose_data(qtbot, window, training_data)
+    assert next_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Enter)
+    assert window.current == 2
+    assert window.step_state(1) == "done"
+    assert window.project.config.data.train == str(training_data.resolve())
 
 
-def test_back_keeps_every_value(qtbot, open_windows, tiny_model_dir):
+def test_back_keeps_every_value(qtbot, open_windows, tiny_model_dir, training_data):
     window = make_window(qtbot, open_windows)
-    choose_model(qtbot, window, tiny_model_dir)
-    for _ in range(3):
-        window.go_next()
-    assert window.pages[window.current].title == "Hyperparameters"
+    go_to_hyperparameters(qtbot, window, tiny_model_dir, training_data)
     epochs = window.findChild(QLineEdit, "hyperparameters_epochs")
     epochs.selectAll()
     qtbot.keyClicks(epochs, "2")
@@ -112,11 +138,11 @@ def test_back_keeps_every_value(qtbot, open_windows, tiny_model_dir):
     assert window.project.config.model.path == str(tiny_model_dir)
 
 
-def test_an_invalid_field_blocks_next_with_its_message(qtbot, open_windows, tiny_model_dir):
+def test_an_invalid_field_blocks_next_with_its_message(
+    qtbot, open_windows, tiny_model_dir, training_data
+):
     window = make_window(qtbot, open_windows)
-    choose_model(qtbot, window, tiny_model_dir)
-    for _ in range(3):
-        window.go_next()
+    go_to_hyperparameters(qtbot, window, tiny_model_dir, training_data)
     batch = window.findChild(QAbstractSpinBox, "hyperparameters_batch_size")
     batch.setValue(0)
     next_button = window.findChild(QPushButton, "nextButton")
@@ -163,11 +189,11 @@ def test_opening_a_broken_file_shows_an_error(qtbot, open_windows, tmp_path, dia
     )
 
 
-def test_the_app_reopens_where_the_user_left_off(qtbot, open_windows, tiny_model_dir):
+def test_the_app_reopens_where_the_user_left_off(
+    qtbot, open_windows, tiny_model_dir, training_data
+):
     window = make_window(qtbot, open_windows)
-    choose_model(qtbot, window, tiny_model_dir)
-    for _ in range(3):
-        window.go_next()
+    go_to_hyperparameters(qtbot, window, tiny_model_dir, training_data)
     window.findChild(QPushButton, "presetQuick").click()
     window.resize(900, 650)
     window.close()
