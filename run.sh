@@ -50,7 +50,7 @@ fi
 
 case "$what" in
   app)
-    exec .venv/bin/enclave demo "$@"
+    exec .venv/bin/enclave "$@"
     ;;
   test)
     export QT_QPA_PLATFORM=offscreen
