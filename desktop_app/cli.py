@@ -224,6 +224,42 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _window_size(text: str) -> tuple[int, int]:
+    width, _, height = text.strip().lower().partition("x")
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a window size; write it as WIDTHxHEIGHT, like 1100x760"
+        ) from None
+    if not (640 <= size[0] <= 3840 and 480 <= size[1] <= 2160):
+        raise argparse.ArgumentTypeError(
+            f"{size[0]}x{size[1]} is not a usable window size: the width must be 640 to "
+            "3840 pixels and the height 480 to 2160"
+        )
+    return size
+
+
+def _command_screenshots(args: argparse.Namespace) -> int:
+    from desktop_app.core.errors import EnclaveError
+    from desktop_app.ui.screenshots import take_screenshots
+
+    try:
+        take_screenshots(
+            args.dir,
+            args.size,
+            model=args.model,
+            on_saved=lambda path: print(path, flush=True),
+            on_note=lambda text: print(text, file=sys.stderr, flush=True),
+        )
+    except UserInputError:
+        raise
+    except EnclaveError as error:
+        print(f"Error: {error.user_message()}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
@@ -258,6 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(handler=_command_model_inspect)
 
     add_data_commands(commands)
+
+    screenshots = commands.add_parser(
+        "screenshots", help="save a picture of every step of the wizard (off-screen)"
+    )
+    screenshots.add_argument("dir", help="folder for the PNG files (created if missing)")
+    screenshots.add_argument(
+        "--size",
+        type=_window_size,
+        default=(1100, 760),
+        metavar="WIDTHxHEIGHT",
+        help="window size in pixels (default 1100x760)",
+    )
+    screenshots.add_argument(
+        "--model", help=f"model shown on the Model page (default {DEMO_MODEL})"
+    )
+    screenshots.set_defaults(handler=_command_screenshots)
 
     config = commands.add_parser("config", help="run configuration commands")
     config_commands = config.add_subparsers(dest="config_command", metavar="COMMAND", required=True)
