@@ -404,8 +404,16 @@ class DataPage(WizardPage):
             self.summary_label.setText(f"Checking {state.name}…")
         else:
             report = state.report
+            found = [
+                f"{count:,} {word}{'' if count == 1 else 's'}"
+                for count, word in (
+                    (report.error_count, "error"),
+                    (report.warning_count, "warning"),
+                )
+                if count
+            ]
+            problems = " and ".join(found) if found else "no problems"
             self.summary_label.setText(
                 f"<b>{state.name}</b>: {report.rows_total:,} records, {report.rows_valid:,} "
-                f"usable; {report.error_count:,} error(s), {report.warning_count:,} "
-                "warning(s)." + (f" Still reading: {', '.join(busy)}." if busy else "")
+                f"usable; {problems}." + (f" Still reading: {', '.join(busy)}." if busy else "")
             )

@@ -59,7 +59,7 @@ class DataSettings(QGroupBox):
         self.test_spin = _percent_spin("testPercent", field_help(DataSpec, "test_fraction"))
         self.validation_file = QLineEdit()
         self.validation_file.setObjectName("validationFile")
-        self.validation_file.setPlaceholderText("none: split the training data")
+        self.validation_file.setPlaceholderText("none (split the data)")
         self.validation_file.setToolTip(field_help(DataSpec, "validation_file"))
         self.browse_button = QPushButton("C&hoose…")
         self.browse_button.setObjectName("browseValidationFileButton")

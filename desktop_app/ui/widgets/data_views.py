@@ -29,7 +29,7 @@ from desktop_app.data.pii.record_fields import iter_text_fields
 from desktop_app.data.pii.report import FileFinding
 from desktop_app.engine.token_stats import TokenStats
 from desktop_app.ui.data_worker import FilePreview
-from desktop_app.ui.widgets.rows_model import RowsModel
+from desktop_app.ui.widgets.rows_model import RowsModel, cell_text
 from desktop_app.ui.widgets.token_histogram import TokenHistogram
 
 _ERROR_ROW = "#fdecea"
@@ -233,10 +233,8 @@ class DataInspector(QTabWidget):
         self.preview_view.setModel(
             RowsModel(preview.columns, preview.rows, row_colour=colour, vertical_headers=lines)
         )
-        header = self.preview_view.horizontalHeader()
-        for column in range(len(preview.columns)):
-            header.resizeSection(column, 220)
         self.preview_view.selectionModel().currentRowChanged.connect(self._on_preview_row)
+        self._size_preview_columns(preview)
         self.preview_status.setText(
             f"{len(preview.rows):,} records. Rows with errors are red, with warnings "
             "amber, with personal data yellow. Click a row to see it whole."
@@ -266,6 +264,24 @@ class DataInspector(QTabWidget):
         else:
             self.pii_summary.setText("No personal data of the kinds Enclave looks for was found.")
         self._set_counts()
+
+    def _size_preview_columns(self, preview: FilePreview) -> None:
+        """Give each column a width by how much text it holds in the first records, so a
+        mostly empty column (alpaca's ``input``) does not take half the table."""
+        header = self.preview_view.horizontalHeader()
+        sample = preview.rows[:200]
+        for column, name in enumerate(preview.columns):
+            lengths = [len(cell_text(row[column])) if column < len(row) else 0 for row in sample]
+            average = sum(lengths) / len(lengths) if lengths else 0
+            characters = max(len(name) + 2, min(average, 36))
+            width = self.preview_view.fontMetrics().averageCharWidth() * characters + 16
+            header.resizeSection(column, int(width))
+        if preview.rows:
+            self.preview_view.selectionModel().setCurrentIndex(
+                self.preview_view.model().index(0, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows,
+            )
 
     def show_tokens(self, stats: TokenStats | None, note: str = "") -> None:
         """The token-length histogram, or ``note`` saying why there is none."""
