@@ -138,11 +138,12 @@ class DataFileReader(QObject):
         request_id = next((rid for rid, thread in self._threads.items() if thread is sender), None)
         if request_id is None:
             return
-        thread = self._threads.pop(request_id, None)
-        worker = self._workers.pop(request_id, None)
+        thread = self._threads.pop(request_id)
+        thread.wait()  # finished is emitted just before the thread really ends
+        # The worker goes with this last reference (never deleteLater: deleting it both
+        # ways races at the thread's end).
+        del self._workers[request_id]
+        thread.deleteLater()
         if request_id in self._states:
             self._update(request_id, busy=False)
             del self._states[request_id]
-        for item in (worker, thread):
-            if item is not None:
-                item.deleteLater()

@@ -153,7 +153,7 @@ class HyperparametersPage(WizardPage):
         self.method_form.edited.connect(self._on_form_edited)
         hyper_box = QGroupBox("Training length and speed")
         QVBoxLayout(hyper_box).addWidget(self.hyper_form)
-        method_box = QGroupBox("Method")
+        method_box = QGroupBox("Method settings (the method is chosen on the Method step)")
         QVBoxLayout(method_box).addWidget(self.method_form)
         advanced = QWidget()
         advanced_layout = QHBoxLayout(advanced)

@@ -147,7 +147,10 @@ class ModelPage(WizardPage):
         self._error: str | None = None
         self._request = 0
         self._thread: QThread | None = None
-        self._worker: FactsWorker | None = None
+        # Every read's worker, kept until its thread has ended: the worker is deleted when
+        # this reference goes, never by deleteLater, which would race with that deletion
+        # at the thread's end (a segfault).
+        self._workers: dict[QThread, FactsWorker] = {}
         self._estimate_settings = (4, 1024, 16)
         self._disk_path = "runs"
         self.setAcceptDrops(True)
@@ -181,7 +184,7 @@ class ModelPage(WizardPage):
         chooser_layout.addWidget(self.path_edit)
         chooser_layout.addLayout(buttons)
         hint = QLabel("You can also drop a model folder or a .gguf file onto this page.")
-        hint.setEnabled(False)
+        hint.setStyleSheet("color: palette(window-text); font-style: italic;")
         chooser_layout.addWidget(hint)
 
         self.recent_list = QListWidget()
@@ -322,10 +325,10 @@ class ModelPage(WizardPage):
         worker.inspected.connect(self._on_inspected)
         worker.failed.connect(self._on_failed)
         worker.finished.connect(thread.quit)
-        thread.finished.connect(worker.deleteLater)
         # A bound slot of this page, so it runs on the GUI thread (a lambda would not).
         thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        self._thread = thread
+        self._workers[thread] = worker
         self._set_busy(True)
         thread.start()
 
@@ -334,10 +337,11 @@ class ModelPage(WizardPage):
         thread = self.sender()
         if not isinstance(thread, QThread):
             return
+        thread.wait()  # finished is emitted just before the thread really ends
+        self._workers.pop(thread, None)
         thread.deleteLater()
         if self._thread is thread:
             self._thread = None
-            self._worker = None
             self._set_busy(False)
             self.changed.emit()
 
