@@ -235,7 +235,8 @@ def start_training(
     thread.started.connect(worker.run)
     # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread.
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    thread.finished.connect(worker.deleteLater)
+    # No worker.deleteLater: the worker goes with the session's last reference. Deleting
+    # it both ways races at the thread's end (a segfault).
     thread.finished.connect(thread.deleteLater)
     if parent is not None:
         stop = worker.stop_event
