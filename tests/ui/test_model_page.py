@@ -115,3 +115,25 @@ def test_buttons_have_mnemonics(qtbot):
     page = make_page(qtbot)
     for button in page.findChildren(QPushButton):
         assert "&" in button.text(), button.objectName()
+
+
+def test_stop_reading_frees_the_page_at_once_and_ignores_the_late_result(
+    qtbot, tiny_model_dir: Path
+):
+    page = make_page(qtbot)
+    page.show()
+    page.choose(str(tiny_model_dir))
+    stop = page.findChild(QPushButton, "stopModelReadButton")
+    assert page.is_busy() and stop.isVisible()
+    qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    assert not page.is_busy() and not stop.isVisible()
+    assert "stopped" in page.blocking_reason()
+    # The read's thread ends on its own; what it found is not shown.
+    page.shutdown()
+    assert not any(t.isRunning() for t in page.findChildren(QThread))
+    qtbot.wait(50)  # let its queued signals arrive
+    assert page.facts is None and "stopped" in page.blocking_reason()
+
+    page.choose(str(tiny_model_dir))  # choosing again reads it
+    wait_until_read(qtbot, page)
+    assert page.facts is not None and page.blocking_reason() is None

@@ -203,11 +203,22 @@ class ModelPage(WizardPage):
         self.busy.setVisible(False)
         self.busy_label = QLabel("Reading the model's files…")
         self.busy_label.setVisible(False)
+        self.stop_button = QPushButton("S&top reading")
+        self.stop_button.setObjectName("stopModelReadButton")
+        self.stop_button.setToolTip(
+            "Stop waiting for this model. Reading a very large model can take a while; "
+            "you can choose another one at once."
+        )
+        self.stop_button.setVisible(False)
+        self.stop_button.clicked.connect(self.stop_reading)
+        busy_row = QHBoxLayout()
+        busy_row.addWidget(self.busy, 1)
+        busy_row.addWidget(self.stop_button)
         self.facts_label = _text_panel("modelFacts", "No model chosen yet.")
         facts_box = QGroupBox("About this model")
         facts_layout = QVBoxLayout(facts_box)
         facts_layout.addWidget(self.busy_label)
-        facts_layout.addWidget(self.busy)
+        facts_layout.addLayout(busy_row)
         facts_layout.addWidget(self.facts_label, 1)
 
         self.hardware_label = _text_panel(
@@ -259,6 +270,18 @@ class ModelPage(WizardPage):
     def is_busy(self) -> bool:
         """Whether the facts are being read."""
         return self._thread is not None
+
+    def stop_reading(self) -> None:
+        """Stop waiting for the current read: the page is free at once, and the read's
+        result is ignored when it returns (its thread ends on its own)."""
+        if self._thread is None:
+            return
+        self._request += 1
+        self._thread = None
+        self._error = "Reading the model was stopped. Choose it again, or another model."
+        self._set_busy(False)
+        self.facts_label.setText(_escape(self._error))
+        self.changed.emit()
 
     def _on_path_typed(self) -> None:
         path = self.path_edit.text().strip()
@@ -371,6 +394,7 @@ class ModelPage(WizardPage):
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
         self.busy_label.setVisible(busy)
+        self.stop_button.setVisible(busy)
         if busy:
             self.facts_label.setText("")
 
