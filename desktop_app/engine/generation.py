@@ -1,0 +1,429 @@
+"""Answers from a finished run's base and fine-tuned models, for comparing them.
+
+:func:`load_comparison` loads the base model the way training did and the trained
+adapter (or whole model) on top; :func:`generate` answers one prompt, laid out the way
+training laid out its examples. Plain functions and data, no Qt.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from peft import PeftModel
+from transformers import (
+    AutoModelForCausalLM,
+    GenerationConfig,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
+
+from desktop_app.core.config import RunConfig
+from desktop_app.core.errors import ConfigError, ModelError, UserInputError
+from desktop_app.core.run_folder import RunFolder
+from desktop_app.engine import quiet_library_output
+from desktop_app.engine.builders import quantization_config
+from desktop_app.engine.loading import load_tokenizer
+from desktop_app.engine.model_files import (
+    model_weight_files,
+    prepare_model_folder,
+    resolve_model_source,
+)
+
+#: ``chat``: prompts go through the chat template, as conversations were trained;
+#: ``plain``: the prompt is raw text, as plain-text (``text`` format) runs were trained.
+PromptStyle = Literal["chat", "plain"]
+#: Which of the two models answers.
+Side = Literal["base", "tuned"]
+#: ``end``: the model ended its answer; ``length``: max_new_tokens was reached;
+#: ``cancelled``: the stop event was set.
+FinishReason = Literal["end", "length", "cancelled"]
+
+_ADAPTER_METHODS = ("lora", "qlora")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How answers are generated. Greedy (deterministic) unless ``sample`` is on.
+
+    Args:
+        max_new_tokens: The longest answer, in tokens.
+        sample: Pick each next token at random by its probability instead of always
+            the most likely one.
+        temperature: When sampling: below 1 more predictable, above 1 more varied.
+        top_p: When sampling, choose among the most likely tokens holding this share.
+        seed: When sampling, the same seed gives the same answer.
+    """
+
+    max_new_tokens: int = 200
+    sample: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError("max_new_tokens", "must be at least 1.")
+        if self.temperature <= 0:
+            raise ConfigError("temperature", "must be above 0 (for example 0.7).")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("top_p", "must be above 0 and at most 1 (for example 0.9).")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One model's answer: only the new text, never the prompt."""
+
+    text: str
+    new_tokens: int
+    finish_reason: FinishReason
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """What a finished run folder holds, read from its manifest: the method, the base
+    model as configured, the trained adapter (``adapter/``) or model (``model/``), the
+    final metrics (steps, train_loss; eval_loss and eval_perplexity with validation
+    data), start and end times (ISO 8601, UTC) and the example counts, if recorded."""
+
+    run_dir: Path
+    method: str
+    base_model: str
+    output_path: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    started_at: str | None = None
+    finished_at: str | None = None
+    prompt_style: PromptStyle = "chat"
+    train_records: int | None = None
+    validation_records: int | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from start to finish (loading and saving included), if recorded."""
+        if not self.started_at or not self.finished_at:
+            return None
+        try:
+            started = datetime.fromisoformat(self.started_at)
+            finished = datetime.fromisoformat(self.finished_at)
+        except ValueError:
+            return None
+        return max((finished - started).total_seconds(), 0.0)
+
+
+def open_finished_run(path: str | Path) -> FinishedRun:
+    """Read a finished run from its folder (or from its ``adapter``/``model`` folder).
+
+    Raises:
+        UserInputError: the folder is not a run folder, the run did not finish, or its
+            trained model is missing.
+    """
+    given = Path(path)
+    if not (given / "manifest.json").is_file() and (given.parent / "manifest.json").is_file():
+        given = given.parent  # the adapter/ or model/ folder was given
+    folder = RunFolder.open(given)
+    try:
+        manifest = folder.read_manifest()
+    except (OSError, ValueError) as error:
+        raise UserInputError(
+            f"The record of the run in {folder.path} cannot be read ({error}).",
+            "The file manifest.json may be damaged; train the model again.",
+        ) from None
+    status = manifest.get("status")
+    if status != "finished":
+        raise UserInputError(
+            f"The run in {folder.path} did not finish (its state is '{status or 'unknown'}'), "
+            "so it has no trained model to try.",
+            "Finish the run (resume it on the Train step) or train again.",
+        )
+    method = str(manifest.get("method", ""))
+    output = folder.adapter_dir if method in _ADAPTER_METHODS else folder.model_dir
+    if not output.is_dir() or not any(output.glob("*.safetensors")):
+        raise UserInputError(
+            f"The trained model of the run in {folder.path} is missing: {output} has no "
+            ".safetensors file.",
+            "Copy the whole run folder back, or train the model again.",
+        )
+    split = manifest.get("data", {}).get("split", {})
+    return FinishedRun(
+        run_dir=folder.path,
+        method=method,
+        base_model=str(manifest.get("model", {}).get("path", "")),
+        output_path=output,
+        metrics={
+            k: float(v) for k, v in manifest.get("final_metrics", {}).items() if v is not None
+        },
+        started_at=manifest.get("started_at"),
+        finished_at=manifest.get("finished_at"),
+        prompt_style=_prompt_style(manifest),
+        train_records=split.get("train_records"),
+        validation_records=split.get("validation_records"),
+    )
+
+
+def _prompt_style(manifest: dict[str, Any]) -> PromptStyle:
+    formats = {
+        entry.get("format")
+        for entry in manifest.get("data", {}).get("files", [])
+        if entry.get("role") == "train"
+    }
+    return "plain" if formats == {"text"} else "chat"
+
+
+def latest_finished_run(output_dir: str | Path) -> FinishedRun | None:
+    """The most recently finished run under ``output_dir`` (config ``output.dir``), or
+    None when there is none. Folders that cannot be read are passed over."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    found: list[tuple[str, str, FinishedRun]] = []
+    for child in root.iterdir():
+        if not (child / "manifest.json").is_file():
+            continue
+        try:
+            run = open_finished_run(child)
+        except (UserInputError, OSError, ValueError, AttributeError):
+            continue
+        found.append((run.finished_at or "", child.name, run))
+    return max(found, key=lambda item: item[:2])[2] if found else None
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """The base and the fine-tuned model of one run, loaded once for many prompts.
+
+    For LoRA and QLoRA runs the base model is loaded once and the adapter sits on top;
+    the base answers with the adapter switched off. For full and freeze runs the two
+    are separate models.
+    """
+
+    run: FinishedRun
+    tokenizer: Any
+    tuned: Any
+    #: The separate base model (full and freeze runs); None for adapter runs.
+    separate_base: Any = None
+
+    @contextmanager
+    def model(self, side: Side) -> Iterator[Any]:
+        """The model that answers for ``side``, with the adapter off for the base."""
+        if side == "tuned":
+            yield self.tuned
+        elif self.separate_base is not None:
+            yield self.separate_base
+        else:
+            with self.tuned.disable_adapter():
+                yield self.tuned
+
+    def answer(
+        self,
+        side: Side,
+        prompt: str,
+        settings: GenerationSettings | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> Answer:
+        """One answer from the base or the fine-tuned model (see :func:`generate`)."""
+        with self.model(side) as model:
+            return generate(
+                model, self.tokenizer, prompt, settings, stop_event, style=self.run.prompt_style
+            )
+
+
+def free_model_memory() -> None:
+    """Give back the memory of models no longer referenced (GPU cache included)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def inference_device() -> str:
+    """``cuda`` when a GPU can be used, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _inference_dtype(device: str) -> torch.dtype:
+    # On the CPU float32 is the fast format (also for 4-bit layers: see builders).
+    if device != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _base_model_folder(run: FinishedRun) -> Path:
+    """The base model's folder, checked against the sizes recorded when it was trained."""
+    folder = prepare_model_folder(resolve_model_source(run.base_model))
+    manifest = RunFolder(run.run_dir).read_manifest()
+    recorded = manifest.get("model", {}).get("weights") or {}
+    recorded_sizes = sorted(int(entry.get("bytes", -1)) for entry in recorded.values())
+    current_sizes = sorted(path.stat().st_size for path in model_weight_files(folder))
+    if recorded and recorded_sizes != current_sizes:
+        raise ModelError(
+            f"The base model's weight files in {folder} have changed since this run was "
+            "trained, so the fine-tuned answers would not be what was trained.",
+            "Put the original model back, or train again with the new one.",
+        )
+    return folder
+
+
+def _load_causal_model(folder: Path, device: str, dtype: torch.dtype, quantization: Any) -> Any:
+    model = AutoModelForCausalLM.from_pretrained(
+        str(folder),
+        dtype=dtype,
+        quantization_config=quantization,
+        device_map={"": 0 if device == "cuda" else "cpu"},
+        trust_remote_code=False,
+        low_cpu_mem_usage=True,
+    )
+    model.config.use_cache = True  # training saves it switched off
+    return model.eval()
+
+
+def _quantization(run: FinishedRun, dtype: torch.dtype, device: str) -> Any:
+    if run.method != "qlora":
+        return None
+    config: RunConfig = RunFolder(run.run_dir).load_config()
+    try:
+        return quantization_config("qlora", config.method, dtype, device)
+    except ConfigError:
+        raise ModelError(
+            "This run was trained with 8-bit QLoRA, which needs an NVIDIA GPU to load.",
+            "Try the model on a computer with an NVIDIA GPU.",
+        ) from None
+
+
+def load_comparison(run: FinishedRun | str | Path, *, device: str | None = None) -> Comparison:
+    """Load a finished run's base model and its trained weights, ready to answer.
+
+    The base model is loaded as training loaded it (QLoRA: 4-bit with the run's
+    quantisation settings), in eval mode. Both sides share the tokenizer saved with
+    the trained model, so they see exactly the same prompt.
+
+    Args:
+        run: A :class:`FinishedRun`, a run folder, or its adapter/model folder.
+        device: ``cuda`` or ``cpu``; by default the GPU when there is one.
+
+    Raises:
+        UserInputError: the run or its base model cannot be used (plain message).
+    """
+    quiet_library_output()
+    if not isinstance(run, FinishedRun):
+        run = open_finished_run(run)
+    device = device or inference_device()
+    dtype = _inference_dtype(device)
+    base_folder = _base_model_folder(run)
+    tokenizer, _ = load_tokenizer(run.output_path)
+    base = _load_causal_model(base_folder, device, dtype, _quantization(run, dtype, device))
+    if run.method in _ADAPTER_METHODS:
+        tuned = PeftModel.from_pretrained(base, str(run.output_path), is_trainable=False)
+        return Comparison(run, tokenizer, tuned.eval())
+    tuned = _load_causal_model(run.output_path, device, dtype, None)
+    return Comparison(run, tokenizer, tuned, separate_base=base)
+
+
+# --- generating -------------------------------------------------------------------------
+
+
+class StopOnEvent(StoppingCriteria):
+    """Ends generation after the current token once ``event`` is set (cancel)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> Any:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
+
+
+def render_prompt(tokenizer: Any, prompt: str, style: PromptStyle = "chat") -> str:
+    """The text the model sees for ``prompt``, laid out exactly as training laid out
+    the start of an example (see :func:`desktop_app.engine.sft_data.render_record`):
+    the chat template with the assistant's turn opened, and the start token where the
+    tokenizer adds one."""
+    if style == "chat":
+        messages = [{"role": "user", "content": prompt}]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = prompt
+    bos = tokenizer.bos_token
+    if getattr(tokenizer, "add_bos_token", False) and bos and not text.startswith(bos):
+        text = bos + text
+    return str(text)
+
+
+def _end_token_ids(tokenizer: Any, model: Any) -> list[int]:
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return sorted(token for token in ids if token is not None)
+
+
+def _generation_config(settings: GenerationSettings, tokenizer: Any, ends: list[int]) -> Any:
+    values: dict[str, Any] = {
+        "max_new_tokens": settings.max_new_tokens,
+        "do_sample": settings.sample,
+        "num_beams": 1,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": ends,
+        "use_cache": True,
+    }
+    if settings.sample:
+        values.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
+    return GenerationConfig(**values)
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    settings: GenerationSettings | None = None,
+    stop_event: threading.Event | None = None,
+    *,
+    style: PromptStyle = "chat",
+) -> Answer:
+    """Answer ``prompt`` with ``model``; the answer holds only the new text.
+
+    Args:
+        model: A causal language model (or a PEFT model), on its device.
+        tokenizer: The tokenizer the model was trained with.
+        prompt: What the user asks.
+        settings: Greedy with at most 200 new tokens unless given.
+        stop_event: Set it (from any thread) to stop after the current token.
+        style: ``chat`` to use the chat template, ``plain`` for plain-text runs.
+    """
+    settings = settings or GenerationSettings()
+    stop_event = stop_event or threading.Event()
+    if stop_event.is_set():
+        return Answer("", 0, "cancelled")
+    encoded = tokenizer(
+        render_prompt(tokenizer, prompt, style), return_tensors="pt", add_special_tokens=False
+    )
+    device = next(model.parameters()).device
+    input_ids = encoded["input_ids"].to(device)
+    ends = _end_token_ids(tokenizer, model)
+    model.eval()
+    if settings.sample:
+        torch.manual_seed(settings.seed)
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=input_ids,
+            attention_mask=encoded["attention_mask"].to(device),
+            generation_config=_generation_config(settings, tokenizer, ends),
+            stopping_criteria=StoppingCriteriaList([StopOnEvent(stop_event)]),
+        )
+    new_ids: list[int] = output[0, input_ids.shape[1] :].tolist()
+    reason: FinishReason = "length"
+    if new_ids and new_ids[-1] in ends:
+        reason = "end"
+        new_ids = new_ids[:-1]
+    elif stop_event.is_set():
+        reason = "cancelled"
+    text = tokenizer.decode(new_ids, skip_special_tokens=True)
+    return Answer(str(text), len(new_ids), reason)
