@@ -38,6 +38,7 @@ from desktop_app.core.config_io import config_to_dict
 from desktop_app.core.errors import EnclaveError
 from desktop_app.ui.pages.base import WizardPage
 from desktop_app.ui.pages.data_page import DataPage
+from desktop_app.ui.pages.evaluate_page import EvaluatePage
 from desktop_app.ui.pages.hyperparameters_page import HyperparametersPage
 from desktop_app.ui.pages.method_page import MethodPage
 from desktop_app.ui.pages.model_page import ModelPage
@@ -98,8 +99,15 @@ class PlaceholderPage(WizardPage):
 
 
 def default_pages(settings: QSettings) -> list[WizardPage]:
-    """The pages this version has; the others are placeholders."""
-    return [ModelPage(settings), DataPage(), MethodPage(), HyperparametersPage(), TrainPage()]
+    """Every step's page."""
+    return [
+        ModelPage(settings),
+        DataPage(),
+        MethodPage(),
+        HyperparametersPage(),
+        TrainPage(),
+        EvaluatePage(),
+    ]
 
 
 class MainWindow(QMainWindow):
@@ -236,6 +244,15 @@ class MainWindow(QMainWindow):
     def _connect_pages(self) -> None:
         for page in self.pages:
             page.changed.connect(self._on_page_changed)
+        # A finished run goes to the pages that show runs (Evaluate).
+        for source in self.pages:
+            finished = getattr(source, "run_finished", None)
+            if finished is None:
+                continue
+            for target in self.pages:
+                receiver = getattr(target, "set_run_result", None)
+                if receiver is not None:
+                    finished.connect(receiver)
         for source in self.pages:
             signal = getattr(source, "facts_changed", None)
             if signal is None:

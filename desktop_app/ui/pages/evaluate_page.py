@@ -281,7 +281,8 @@ class EvaluatePage(WizardPage):
         worker.failed.connect(self._on_failed)
         # Direct: quit() is thread-safe and must not wait for the GUI thread.
         worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        thread.finished.connect(worker.deleteLater)
+        # No worker.deleteLater: the worker goes with its last reference below, after the
+        # thread has ended (deleting it both ways races at the thread's end: a segfault).
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         self.status_label.setText("Starting…")
@@ -375,6 +376,7 @@ class EvaluatePage(WizardPage):
     def _on_thread_finished(self) -> None:
         thread = self.sender()
         if isinstance(thread, QThread):
+            thread.wait()  # finished is emitted just before the thread really ends
             thread.deleteLater()
         self._thread = self._worker = None
         if self._pending_error is not None:
