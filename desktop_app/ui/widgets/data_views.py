@@ -86,7 +86,7 @@ def highlighted_html(value: object, findings: list[FileFinding]) -> str:
             pieces.append(html.escape(text[position : finding.start]))
             kind = PII_NAMES.get(finding.type, finding.type)
             pieces.append(
-                f"<span style='background:{_HIGHLIGHT}' title='{kind}'>"
+                f"<span style='background:{_HIGHLIGHT}; color:#1a1a1a' title='{kind}'>"
                 f"{html.escape(text[finding.start : finding.end])}</span>"
             )
             position = finding.end

@@ -21,6 +21,7 @@ PAGE_SIZE = 500
 CELL_CHARS = 160
 
 _Index = QModelIndex | QPersistentModelIndex
+_COLOUR_ROLES = (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole)
 
 
 def cell_text(value: object, limit: int = CELL_CHARS) -> str:
@@ -108,9 +109,12 @@ class RowsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             text = cell_text(value, limit=2000)
             return text or None
-        if role == Qt.ItemDataRole.BackgroundRole and self._row_colour is not None:
+        if role in _COLOUR_ROLES and self._row_colour is not None:
             colour = self._row_colour(index.row())
-            return QBrush(QColor(colour)) if colour else None
+            if not colour:
+                return None
+            # A light background needs dark text, whatever the palette (dark mode).
+            return QBrush(QColor(colour if role == _COLOUR_ROLES[0] else "#1a1a1a"))
         return None
 
     def headerData(  # noqa: N802 - Qt's name
