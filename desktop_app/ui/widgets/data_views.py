@@ -56,6 +56,7 @@ def _table(name: str) -> QTableView:
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setWordWrap(False)
+    view.setTabKeyNavigation(False)  # Tab leaves the table; arrows move within it
     view.setAlternatingRowColors(True)
     view.verticalHeader().setDefaultSectionSize(22)
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
