@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPlainTextEdit, QProgressBar, QPushButton
 
 from desktop_app.core.config import RunConfig
+from desktop_app.core.events import (
+    CheckpointSaved,
+    EvalMetrics,
+    RunCancelled,
+    StageChanged,
+    StepMetrics,
+    WarningRaised,
+)
 from desktop_app.core.run_folder import RunFolder
 from desktop_app.engine import train
+from desktop_app.ui.pages.train_events import (
+    duration_text,
+    log_line,
+    progress_format,
+    step_line,
+)
 from desktop_app.ui.pages.train_page import TrainPage
 from desktop_app.ui.widgets import error_dialog
 from desktop_app.ui.widgets.error_dialog import ErrorDialog
@@ -68,6 +83,9 @@ def test_a_run_fills_the_plots_and_the_progress_bar(qtbot, page: TrainPage, ui_c
     ]:
         assert plots[name].point_count(curve) > 0, name
     assert loss.data("training")[0][-1] == 8  # the last step is always shown
+    for plot in plots.values():  # the end of the run drew every buffered point
+        assert not plot.redraw_pending()
+    assert np.array_equal(loss.drawn_data("training")[0], loss.data("training")[0])
     progress = page.findChild(QProgressBar, "progressBar")
     assert progress.value() == progress.maximum() == 8
     log = page.findChild(QPlainTextEdit, "logPanel")
@@ -112,6 +130,44 @@ def test_stop_and_wait_cancels_and_leaves_no_thread(qtbot, page: TrainPage, ui_c
     assert not page.is_running()
     qtbot.waitUntil(lambda: _button(page, "startButton").isEnabled(), timeout=5_000)
     assert page.last_result().status == "cancelled"
+
+
+def test_shutdown_stops_the_run_as_the_window_closes(qtbot, page: TrainPage, ui_config):
+    ui_config.hyperparameters.max_steps = 2_000
+    page.start(ui_config)
+    qtbot.waitUntil(lambda: page.loss_plot.point_count("training") > 0, timeout=TIMEOUT_MS)
+
+    page.shutdown(TIMEOUT_MS)
+    assert not page.is_running()
+
+
+def test_events_read_as_plain_sentences():
+    step = StepMetrics(
+        step=5,
+        total_steps=40,
+        epoch=0.5,
+        loss=1.23456,
+        learning_rate=2e-4,
+        grad_norm=None,
+        tokens_per_second=None,
+        memory_bytes=None,
+        elapsed_seconds=3.0,
+        eta_seconds=3725.0,
+    )
+    assert step_line(step) == "Step 5 of 40: loss 1.2346, learning rate 0.0002."
+    assert progress_format(step) == "%p%  ·  step 5 of 40  ·  about 1:02:05 left"
+    assert duration_text(65) == "1:05" and duration_text(59.6) == "1:00"
+    assert log_line(EvalMetrics(step=4, epoch=0.5, eval_loss=0.5, perplexity=1.6)) == (
+        "Step 4: validation loss 0.5000."
+    )
+    assert log_line(StageChanged("tokenizing", "Preparing the examples")) == (
+        "Preparing the examples"
+    )
+    assert log_line(StageChanged("saving")) == "saving"
+    assert log_line(CheckpointSaved(step=8, path="/runs/a/checkpoint-8")).endswith("checkpoint-8")
+    assert log_line(WarningRaised("Few examples.")) == "Warning: Few examples."
+    assert "no checkpoint" in log_line(RunCancelled(run_dir="/runs/a", step=0, checkpoint=None))
+    assert log_line(step) is None  # steps are logged at most every few seconds, by the page
 
 
 def test_an_exception_shows_the_dialog_and_the_page_stays_usable(

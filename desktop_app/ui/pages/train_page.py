@@ -7,7 +7,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -21,20 +20,11 @@ from PySide6.QtWidgets import (
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_from_dict, config_to_dict
 from desktop_app.core.errors import UserInputError
-from desktop_app.core.events import (
-    CheckpointSaved,
-    EvalMetrics,
-    RunCancelled,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    StageChanged,
-    StepMetrics,
-    WarningRaised,
-)
+from desktop_app.core.events import EvalMetrics, RunStarted, StageChanged, StepMetrics
 from desktop_app.core.run_folder import RunFolder
 from desktop_app.engine.train import TrainResult
 from desktop_app.ui.pages.base import WizardPage
+from desktop_app.ui.pages.train_events import log_line, progress_format, step_line
 from desktop_app.ui.widgets.error_dialog import (
     RETRY_SHORTER_EXAMPLES,
     RETRY_SMALLER_BATCH,
@@ -42,16 +32,10 @@ from desktop_app.ui.widgets.error_dialog import (
     show_error,
 )
 from desktop_app.ui.widgets.live_plot import LivePlot
+from desktop_app.ui.widgets.training_plots import TrainingPlots
 from desktop_app.ui.worker import TrainingSession, TrainingWorker, start_training
 
 _STEP_LOG_SECONDS = 5.0  # a step line in the log at most this often
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 class TrainPage(WizardPage):
@@ -109,32 +93,12 @@ class TrainPage(WizardPage):
         self.progress_bar.setFormat("Not started")
         self.progress_bar.setTextVisible(True)
 
-        self.loss_plot = self._plot("lossPlot", "Loss", "loss")
-        self.loss_plot.add_curve("training", "#9ecae1", width=1)
-        self.loss_plot.add_curve(
-            "training (smoothed)", "#1f77b4", width=2, smooth_of="training", smoothing=0.8
-        )
-        self.loss_plot.add_curve("validation", "#d62728", width=2, symbol="o")
-        self.learning_rate_plot = self._plot("learningRatePlot", "Learning rate", "rate")
-        self.learning_rate_plot.add_curve("learning rate", "#2ca02c", legend=False)
-        self.grad_norm_plot = self._plot("gradNormPlot", "Gradient norm", "norm")
-        self.grad_norm_plot.add_curve("grad norm", "#9467bd", legend=False)
-        self.speed_plot = self._plot("tokensPerSecondPlot", "Speed", "tokens/s")
-        self.speed_plot.add_curve("tokens/s", "#ff7f0e", legend=False)
-        self.memory_plot = self._plot("memoryPlot", "Memory", "memory", units="B")
-        self.memory_plot.add_curve("memory", "#8c564b", legend=False)
-        plots = QWidget()
-        grid = QGridLayout(plots)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.loss_plot, 0, 0, 1, 2)
-        grid.addWidget(self.learning_rate_plot, 0, 2)
-        grid.addWidget(self.grad_norm_plot, 1, 0)
-        grid.addWidget(self.speed_plot, 1, 1)
-        grid.addWidget(self.memory_plot, 1, 2)
-        for row in range(2):
-            grid.setRowStretch(row, 1)
-        for column in range(3):
-            grid.setColumnStretch(column, 1)
+        self.plots_panel = TrainingPlots()
+        self.loss_plot = self.plots_panel.loss_plot
+        self.learning_rate_plot = self.plots_panel.learning_rate_plot
+        self.grad_norm_plot = self.plots_panel.grad_norm_plot
+        self.speed_plot = self.plots_panel.speed_plot
+        self.memory_plot = self.plots_panel.memory_plot
 
         self.log_panel = QPlainTextEdit()
         self.log_panel.setObjectName("logPanel")
@@ -143,7 +107,7 @@ class TrainPage(WizardPage):
         self.log_panel.setPlaceholderText("Stages, warnings and checkpoints appear here.")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("trainSplitter")
-        splitter.addWidget(plots)
+        splitter.addWidget(self.plots_panel)
         splitter.addWidget(self.log_panel)
         splitter.setStretchFactor(0, 4)
         splitter.setStretchFactor(1, 1)
@@ -159,24 +123,9 @@ class TrainPage(WizardPage):
         button.clicked.connect(slot)
         return button
 
-    def _plot(self, name: str, title: str, y_label: str, units: str | None = None) -> LivePlot:
-        plot = LivePlot(title, y_label, y_units=units)
-        plot.setObjectName(name)
-        plot.setMinimumSize(220, 160)
-        return plot
-
     def plots(self) -> dict[str, LivePlot]:
         """The page's plots by objectName."""
-        return {
-            plot.objectName(): plot
-            for plot in (
-                self.loss_plot,
-                self.learning_rate_plot,
-                self.grad_norm_plot,
-                self.speed_plot,
-                self.memory_plot,
-            )
-        }
+        return self.plots_panel.plots()
 
     # --- WizardPage ---------------------------------------------------------------
 
@@ -252,14 +201,17 @@ class TrainPage(WizardPage):
         self._session.cancel()
         return self._session.wait(timeout_ms)
 
+    def shutdown(self, timeout_ms: int = 60_000) -> None:
+        """Stop a running run and wait for its thread (the window is closing)."""
+        self.stop_and_wait(timeout_ms)
+
     def _on_start_clicked(self) -> None:
         self.start()
 
     def _begin(self, resume_dir: Path | None) -> None:
         self._resuming = resume_dir is not None
         if not (self._resuming and resume_dir == self._shown_run):
-            for plot in self.plots().values():
-                plot.clear_points()
+            self.plots_panel.clear()
             self.log_panel.clear()
         self._pending_error = None
         self._run_result = None
@@ -279,9 +231,10 @@ class TrainPage(WizardPage):
         worker.finished.connect(self._on_worker_finished)
 
     def _update_buttons(self) -> None:
-        running = self._session is not None
+        session = self._session
+        running = session is not None
         self.start_button.setEnabled(not running and self._config is not None)
-        self.cancel_button.setEnabled(running and not self._session.cancel_requested)
+        self.cancel_button.setEnabled(session is not None and not session.cancel_requested)
         self.resume_button.setEnabled(not running and self._resumable_run is not None)
 
     # --- worker signals -----------------------------------------------------------
@@ -290,69 +243,39 @@ class TrainPage(WizardPage):
     def _on_event_reported(self, event: object) -> None:
         if isinstance(event, StepMetrics):
             self._on_step(event)
-        elif isinstance(event, EvalMetrics):
-            self.loss_plot.append("validation", event.step, event.eval_loss)
-            self._log(f"Step {event.step}: validation loss {event.eval_loss:.4f}.")
+            return
+        if isinstance(event, EvalMetrics):
+            self.plots_panel.show_validation(event)
         elif isinstance(event, RunStarted):
             self._on_run_started(event)
         elif isinstance(event, StageChanged):
             self.status_label.setText(event.detail or event.stage)
-            self._log(event.detail or event.stage)
-        elif isinstance(event, CheckpointSaved):
-            self._log(f"Checkpoint saved at step {event.step}: {event.path}")
-        elif isinstance(event, WarningRaised):
-            self._log(f"Warning: {event.message}")
-        elif isinstance(event, RunFinished):
-            self._log(f"Finished. Saved to {event.output_path}")
-        elif isinstance(event, RunCancelled):
-            where = event.checkpoint or "no checkpoint (cancelled before training began)"
-            self._log(f"Cancelled at step {event.step}; checkpoint: {where}")
-        elif isinstance(event, RunFailed):
-            self._log(f"Failed: {event.message}")
+        line = log_line(event)
+        if line is not None:
+            self._log(line)
 
     def _on_run_started(self, event: RunStarted) -> None:
         run_dir = Path(event.run_dir)
         if self._resuming and run_dir == self._shown_run:
-            for plot in self.plots().values():
-                plot.discard_after(event.resumed_from_step)
+            self.plots_panel.discard_after(event.resumed_from_step)
         self._shown_run = run_dir
-        self.memory_plot.getPlotItem().setTitle(
-            "GPU memory (peak)" if event.device == "cuda" else "Memory (process)",
-            color="#222",
-            size="10pt",
-        )
+        self.plots_panel.show_device(event.device)
         self.progress_bar.setRange(0, max(event.total_steps, 1))
         self.progress_bar.setValue(event.resumed_from_step)
         self.progress_bar.setFormat("%p%")
         self.status_label.setText(f"Training on the {event.device.upper()} ({event.method}).")
-        self._log(
-            f"Run folder {event.run_dir}: {event.method} on {event.device}, "
-            f"{event.train_records} training and {event.validation_records} validation "
-            f"examples, {event.trainable_parameters:,} of {event.total_parameters:,} "
-            f"parameters trained, about {event.total_steps} steps."
-        )
 
     def _on_step(self, event: StepMetrics) -> None:
-        self.loss_plot.append("training", event.step, event.loss)
-        self.learning_rate_plot.append("learning rate", event.step, event.learning_rate)
-        if event.grad_norm is not None:
-            self.grad_norm_plot.append("grad norm", event.step, event.grad_norm)
-        if event.tokens_per_second is not None:
-            self.speed_plot.append("tokens/s", event.step, event.tokens_per_second)
-        if event.memory_bytes is not None:
-            self.memory_plot.append("memory", event.step, event.memory_bytes)
+        self.plots_panel.show_step(event)
         total = max(event.total_steps, 1)
-        self.progress_bar.setRange(0, total)
+        if self.progress_bar.maximum() != total:
+            self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(min(event.step, total))
-        eta = f"  ·  about {_duration(event.eta_seconds)} left" if event.eta_seconds else ""
-        self.progress_bar.setFormat(f"%p%  ·  step {event.step} of {total}{eta}")
+        self.progress_bar.setFormat(progress_format(event))
         now = time.monotonic()
         if now - self._last_step_log >= _STEP_LOG_SECONDS or event.step >= total:
             self._last_step_log = now
-            self._log(
-                f"Step {event.step} of {total}: loss {event.loss:.4f}, "
-                f"learning rate {event.learning_rate:.3g}."
-            )
+            self._log(step_line(event))
 
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
@@ -360,6 +283,7 @@ class TrainPage(WizardPage):
 
     @Slot(object)
     def _on_run_ended(self, result: TrainResult) -> None:
+        self.plots_panel.flush()  # the last points, drawn at once
         self._last_result = self._run_result = result
         self._resumable_run = None
         if result.status == "finished":

@@ -1,12 +1,50 @@
-"""A plot that grows while a run goes: numpy buffers, setData, peak downsampling."""
+"""A plot that grows while a run goes: numpy buffers, redraws a few times a second.
+
+Points go into numpy buffers at once; the curves that changed are redrawn (``setData``)
+by a timer about four times a second, with peak downsampling and clip-to-view, as
+pyqtgraph advises for live plots. Drawing every point as it came kept the GUI thread
+busy enough to freeze the window for hundreds of milliseconds (docs/benchmarks.md).
+Several plots that became due together redraw one after the other, a few tens of
+milliseconds apart, so that each repaint is a short pause instead of one long one.
+
+Importing this module also keeps Qt's raster fills in the GUI thread
+(:func:`keep_raster_fills_serial`): Qt otherwise hands large fills (a plot's grid, its
+curves) to a pool of threads and waits for them, and while a run trains those threads
+queue behind the training threads for the CPU; that wait was the larger part of each
+repaint (docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
+import os
+import time
+from typing import ClassVar
+
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
 _INITIAL_CAPACITY = 256
+#: Qt reads this variable once, when something first asks for its GUI thread pool.
+SERIAL_FILLS_VARIABLE = "QT_NO_GUI_THREADPOOL"
+#: Default time between a first new point and its redraw: about four redraws a second.
+REDRAW_INTERVAL_MS = 250
+#: Two plots' timed redraws are at least this far apart, so that each is painted in its
+#: own turn of the event loop.
+REDRAW_SPACING_MS = 40
+
+
+def keep_raster_fills_serial() -> None:
+    """Ask Qt to draw in the GUI thread alone, without its helper thread pool.
+
+    Effective only before the first large fill is painted, so it runs when this module
+    is imported (before the window is shown); a value the user set is kept.
+    """
+    os.environ.setdefault(SERIAL_FILLS_VARIABLE, "1")
+
+
+keep_raster_fills_serial()
 
 
 class _Series:
@@ -59,8 +97,14 @@ class LivePlot(pg.PlotWidget):
         x_label: What the horizontal axis counts.
         y_units: The values' unit (``"B"``); the axis then shows it with an SI prefix
             (MB, GB). Without a unit, ticks are plain numbers (0.0002, not 0.2 x 0.001).
+        redraw_interval_ms: The longest a new point waits before it is drawn. Points
+            are counted at once (:meth:`point_count`, :meth:`data`); :meth:`flush`
+            draws them immediately.
         parent: The owning widget.
     """
+
+    #: When any LivePlot last redrew on its timer (time.monotonic()).
+    _last_timed_redraw: ClassVar[float] = float("-inf")
 
     def __init__(
         self,
@@ -69,6 +113,7 @@ class LivePlot(pg.PlotWidget):
         x_label: str = "step",
         *,
         y_units: str | None = None,
+        redraw_interval_ms: int = REDRAW_INTERVAL_MS,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -89,6 +134,13 @@ class LivePlot(pg.PlotWidget):
         self._series: dict[str, _Series] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._smoothers: dict[str, _Smoother] = {}  # smoothed curve name -> its smoother
+        self._stale: set[str] = set()  # curves whose buffers changed since they were drawn
+        # Single shot, started by the first change after a redraw: it stops when idle.
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setObjectName("redrawTimer")
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_interval_ms = redraw_interval_ms
+        self._redraw_timer.timeout.connect(self._on_redraw_due)
 
     def add_curve(
         self,
@@ -133,9 +185,47 @@ class LivePlot(pg.PlotWidget):
                 self._append(name, x, smoother(y))
 
     def _append(self, curve: str, x: float, y: float) -> None:
-        series = self._series[curve]
-        series.append(x, y)
-        self._curves[curve].setData(*series.views())
+        self._series[curve].append(x, y)
+        self._mark_stale(curve)
+
+    def _mark_stale(self, *curves: str) -> None:
+        self._stale.update(curves)
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start(self._redraw_interval_ms)
+
+    def _on_redraw_due(self) -> None:
+        now = time.monotonic()
+        wait_ms = (LivePlot._last_timed_redraw - now) * 1000 + REDRAW_SPACING_MS
+        if wait_ms > 1:  # another plot has just redrawn: take the next turn
+            self._redraw_timer.start(int(wait_ms))
+            return
+        LivePlot._last_timed_redraw = now
+        self.flush()
+
+    def flush(self) -> None:
+        """Draw every point added so far now (the end of a run, tests, screenshots)."""
+        self._redraw_timer.stop()
+        stale, self._stale = self._stale, set()
+        for name in stale:
+            # Copies: the buffers are rewritten in place after discard_after.
+            x, y = self._series[name].views()
+            self._curves[name].setData(x.copy(), y.copy())
+
+    def redraw_pending(self) -> bool:
+        """Whether some points are waiting to be drawn."""
+        return bool(self._stale)
+
+    def drawn_data(self, curve: str) -> tuple[np.ndarray, np.ndarray]:
+        """The x and y values ``curve`` was last drawn with (points waiting for a redraw
+        are not among them)."""
+        x, y = self._curves[curve].getOriginalDataset()
+        if x is None or y is None:
+            return np.empty(0), np.empty(0)
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def curve(self, name: str) -> pg.PlotDataItem:
+        """The pyqtgraph item that draws curve ``name``."""
+        return self._curves[name]
 
     def point_count(self, curve: str) -> int:
         """How many points ``curve`` holds."""
@@ -159,8 +249,7 @@ class LivePlot(pg.PlotWidget):
             self._series[name] = _Series()
             for source_x, source_y in zip(*self._series[smoother.source].views(), strict=True):
                 self._series[name].append(float(source_x), smoother(float(source_y)))
-        for name, series in self._series.items():
-            self._curves[name].setData(*series.views())
+        self._mark_stale(*self._series)
 
     def clear_points(self) -> None:
         """Remove every point from every curve."""
@@ -168,4 +257,4 @@ class LivePlot(pg.PlotWidget):
             smoother.reset()
         for name in self._series:
             self._series[name] = _Series()
-            self._curves[name].setData([], [])
+        self._mark_stale(*self._series)
