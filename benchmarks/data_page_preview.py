@@ -28,10 +28,28 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-WORDS = (
-    "policy claim premium cover excess insurer customer refund approval handbook "
-    "manager review payment renewal cancel notice period document evidence report"
-).split()
+WORDS = [
+    "policy",
+    "claim",
+    "premium",
+    "cover",
+    "excess",
+    "insurer",
+    "customer",
+    "refund",
+    "approval",
+    "handbook",
+    "manager",
+    "review",
+    "payment",
+    "renewal",
+    "cancel",
+    "notice",
+    "period",
+    "document",
+    "evidence",
+    "report",
+]
 
 
 def rss_mib() -> float:
