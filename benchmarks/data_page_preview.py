@@ -29,27 +29,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 WORDS = [
-    "policy",
-    "claim",
-    "premium",
-    "cover",
-    "excess",
-    "insurer",
-    "customer",
-    "refund",
-    "approval",
-    "handbook",
-    "manager",
-    "review",
-    "payment",
-    "renewal",
-    "cancel",
-    "notice",
-    "period",
-    "document",
-    "evidence",
-    "report",
-]
+    "policy", "claim", "premium", "cover", "excess", "insurer", "customer", "refund",
+    "approval", "handbook", "manager", "review", "payment", "renewal", "cancel",
+    "notice", "period", "document", "evidence", "report",
+]  # fmt: skip
 
 
 def rss_mib() -> float:
