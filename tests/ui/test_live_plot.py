@@ -128,3 +128,19 @@ def test_curves_keep_peak_downsampling_and_clip_to_view(plot: LivePlot):
 def test_qt_draws_without_its_helper_thread_pool():
     assert live_plot.SERIAL_FILLS_VARIABLE == "QT_NO_GUI_THREADPOOL"
     assert os.environ.get(live_plot.SERIAL_FILLS_VARIABLE)
+
+
+def test_the_memory_plot_does_not_magnify_a_flat_line(qtbot):
+    from desktop_app.ui.widgets.training_plots import MEMORY_MIN_SPAN_BYTES, TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 500)
+    plots.show()
+    for step in range(1, 20):
+        plots.memory_plot.append("memory", step, 1.14e9 + step * 1000)
+    plots.memory_plot.flush()
+    qtbot.wait(50)
+    low, high = plots.memory_plot.getViewBox().viewRange()[1]
+    assert high - low >= MEMORY_MIN_SPAN_BYTES * 0.99
+    assert low <= 1.14e9 <= high

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
 _INITIAL_CAPACITY = 256
@@ -117,6 +117,8 @@ class LivePlot(pg.PlotWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # Not a Tab stop: the keyboard has nothing to do in a plot.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setBackground("w")
         item = self.getPlotItem()
         item.setTitle(title, color="#222", size="10pt")

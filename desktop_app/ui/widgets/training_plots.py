@@ -10,6 +10,10 @@ from desktop_app.ui.widgets.live_plot import LivePlot
 _TITLE_STYLE = {"color": "#222", "size": "10pt"}
 
 
+#: The memory plot never zooms in closer than this (bytes, top to bottom).
+MEMORY_MIN_SPAN_BYTES = 256 * 2**20
+
+
 class TrainingPlots(QWidget):
     """A grid of live plots fed with the engine's step and validation events.
 
@@ -38,6 +42,8 @@ class TrainingPlots(QWidget):
         self.speed_plot.add_curve("tokens/s", "#ff7f0e", legend=False)
         self.memory_plot = self._plot("memoryPlot", "Memory", "memory", units="B")
         self.memory_plot.add_curve("memory", "#8c564b", legend=False)
+        # At least 256 MiB tall: a flat line must not look like a big swing.
+        self.memory_plot.getViewBox().setLimits(minYRange=MEMORY_MIN_SPAN_BYTES)
 
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
