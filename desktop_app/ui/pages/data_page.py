@@ -143,7 +143,7 @@ class DataPage(WizardPage):
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([360, 640])
+        self.splitter.setSizes([300, 800])
         QVBoxLayout(self).addWidget(self.splitter)
         self._refresh()
 
