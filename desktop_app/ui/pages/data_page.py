@@ -128,6 +128,7 @@ class DataPage(WizardPage):
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
         scroll.setMinimumWidth(300)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         self.inspector = DataInspector()
         self.inspector.personal_tab.layout().addWidget(self.settings.redaction_box)
@@ -143,7 +144,8 @@ class DataPage(WizardPage):
         self.splitter.addWidget(scroll)
         self.splitter.addWidget(right)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([300, 800])
+        # The settings side as narrow as its controls allow; the preview gets the rest.
+        self.splitter.setSizes([side.minimumSizeHint().width() + 24, 800])
         QVBoxLayout(self).addWidget(self.splitter)
         self._refresh()
 
