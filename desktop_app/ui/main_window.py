@@ -7,33 +7,27 @@ WizardPage contract; every change is autosaved shortly after it happens.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QPalette, QPixmap, QShortcut
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_to_dict
 from desktop_app.core.errors import EnclaveError
 from desktop_app.ui.pages.base import WizardPage
@@ -42,6 +36,7 @@ from desktop_app.ui.pages.evaluate_page import EvaluatePage
 from desktop_app.ui.pages.hyperparameters_page import HyperparametersPage
 from desktop_app.ui.pages.method_page import MethodPage
 from desktop_app.ui.pages.model_page import ModelPage
+from desktop_app.ui.pages.placeholder import PlaceholderPage
 from desktop_app.ui.pages.train_page import TrainPage
 from desktop_app.ui.project import (
     PROJECT_SUFFIX,
@@ -54,6 +49,7 @@ from desktop_app.ui.project import (
     recent_projects,
 )
 from desktop_app.ui.widgets.error_dialog import show_error
+from desktop_app.ui.widgets.step_list import StepList
 
 #: (key saved in project files, title in the step list); the section each step edits.
 STEPS = (
@@ -65,37 +61,7 @@ STEPS = (
     ("evaluate", "Evaluate", None),
 )
 AUTOSAVE_DELAY_MS = 800
-STATE_ROLE = Qt.ItemDataRole.UserRole
 PROJECT_FILTER = f"Enclave projects (*{PROJECT_SUFFIX});;All files (*)"
-
-
-class PlaceholderPage(WizardPage):
-    """A step whose page is not built yet; it says so and shows the settings it will edit."""
-
-    def __init__(self, title: str, section: str | None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.title = title
-        self.section = section
-        heading = QLabel(f"<h3>{title}</h3><p>This step arrives in a later version.</p>")
-        heading.setWordWrap(True)
-        self.summary = QPlainTextEdit()
-        self.summary.setObjectName(f"placeholder_{title.lower()}_settings")
-        self.summary.setReadOnly(True)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        if section is not None:
-            layout.addWidget(
-                QLabel(f"Until then the project's current “{section}” settings are used:")
-            )
-            layout.addWidget(self.summary, 1)
-        else:
-            self.summary.setVisible(False)
-            layout.addStretch(1)
-
-    def load(self, config: RunConfig) -> None:
-        if self.section is not None:
-            text = json.dumps(config_to_dict(config)[self.section], indent=2)
-            self.summary.setPlainText(text)
 
 
 def default_pages(settings: QSettings) -> list[WizardPage]:
@@ -149,13 +115,7 @@ class MainWindow(QMainWindow):
     # -- building ------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.step_list = QListWidget()
-        self.step_list.setObjectName("stepList")
-        self.step_list.setMinimumWidth(170)
-        self.step_list.setIconSize(QSize(20, 20))
-        self.step_list.setSpacing(3)
-        for _, title, _ in STEPS:
-            self.step_list.addItem(QListWidgetItem(title))
+        self.step_list = StepList([title for _, title, _ in STEPS])
         self.step_list.currentRowChanged.connect(self._on_step_clicked)
         self.stack = QStackedWidget()
         self.stack.setObjectName("pages")
@@ -437,51 +397,12 @@ class MainWindow(QMainWindow):
         self.back_button.setEnabled(self.current > 0)
         self.reason_label.setText(reason or "")
         self.reason_label.setVisible(bool(reason))
-        first_blocked = self._first_blocked()
-        style = self.style()
-        icons = {
-            "done": style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton),
-            "current": style.standardIcon(QStyle.StandardPixmap.SP_ArrowRight),
-            "blocked": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
-        }
-        blank = QPixmap(self.step_list.iconSize())
-        blank.fill(Qt.GlobalColor.transparent)
-        words = {
-            "done": "done",
-            "current": "you are here",
-            "blocked": "needs attention",
-            "open": "not done yet",
-            "locked": "finish the earlier steps first",
-            "later": "arrives in a later version",
-        }
-        self.step_list.blockSignals(True)
-        for index, page in enumerate(self.pages):
-            item = self.step_list.item(index)
-            why = page.blocking_reason()
-            if index == self.current:
-                state = "current"
-            elif isinstance(page, PlaceholderPage):
-                state = "later"  # never shown as done: the step does not exist yet
-            elif index < self.current:
-                state = "blocked" if why else "done"
-            else:
-                state = "open" if index <= first_blocked else "locked"
-            item.setData(STATE_ROLE, state)
-            item.setIcon(icons.get(state, QIcon(blank)))
-            item.setForeground(
-                self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
-                if state in ("locked", "later")
-                else self.palette().color(QPalette.ColorRole.Text)
-            )
-            detail = f" ({why})" if why and state in ("blocked", "current") else ""
-            item.setToolTip(f"{page.title}: {words[state]}{detail}")
-        self.step_list.setCurrentRow(self.current)
-        self.step_list.blockSignals(False)
+        self.step_list.show_states(self.pages, self.current, self._first_blocked())
 
     def step_state(self, index: int) -> str:
         """current; done or blocked (before it); open or locked (after a blocked step);
         later for a step that is not built yet."""
-        return str(self.step_list.item(index).data(STATE_ROLE))
+        return self.step_list.state(index)
 
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.project.display_name}[*] — Enclave")
@@ -495,9 +416,14 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1100, 760)
-        splitter = self.settings.value("window/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
+        for splitter in self._named_splitters():
+            state = self.settings.value(f"splitters/{splitter.objectName()}")
+            if state is not None:
+                splitter.restoreState(state)
+
+    def _named_splitters(self) -> list[QSplitter]:
+        """Every splitter of the window and its pages (each has its own objectName)."""
+        return [splitter for splitter in self.findChildren(QSplitter) if splitter.objectName()]
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         for page in self.pages:
@@ -520,7 +446,8 @@ class MainWindow(QMainWindow):
         self._apply_current()
         self.autosave()
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
+        for splitter in self._named_splitters():
+            self.settings.setValue(f"splitters/{splitter.objectName()}", splitter.saveState())
         self.settings.sync()
         for page in self.pages:
             shutdown = getattr(page, "shutdown", None)

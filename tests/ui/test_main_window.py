@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QSplitter,
     QWidget,
 )
 
@@ -247,3 +248,17 @@ def test_buttons_have_mnemonics(qtbot, open_windows):
     window = make_window(qtbot, open_windows)
     for name in ("backButton", "nextButton", "useDemoButton", "presetQuick"):
         assert "&" in window.findChild(QPushButton, name).text()
+
+
+def test_every_splitter_is_remembered(qtbot, open_windows):
+    window = make_window(qtbot, open_windows)
+    data_splitter = window.findChild(QSplitter, "dataSplitter")
+    train_splitter = window.findChild(QSplitter, "trainSplitter")
+    data_splitter.setSizes([420, 500])
+    train_splitter.setSizes([300, 200])
+    wanted = {"dataSplitter": data_splitter.sizes(), "trainSplitter": train_splitter.sizes()}
+    window.close()
+
+    again = make_window(qtbot, open_windows)
+    for name, sizes in wanted.items():
+        assert again.findChild(QSplitter, name).sizes() == sizes
