@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.config import MethodSpec
 from desktop_app.core.errors import ModelError
 from desktop_app.core.estimates import METHODS, MemoryEstimate, estimate_training_memory, verdict
 from desktop_app.core.hardware import (
@@ -366,3 +367,31 @@ def format_model_facts(facts: ModelFacts) -> str:
 def model_facts_to_dict(facts: ModelFacts) -> dict[str, Any]:
     """The JSON form, for ``enclave model inspect --json``."""
     return dataclasses.asdict(facts)
+
+
+def estimate_for_model(
+    facts: ModelFacts, method: str, spec: MethodSpec, *, batch_size: int, max_length: int
+) -> MemoryEstimate:
+    """The memory estimate of training ``method`` on the facts' model, here.
+
+    Args:
+        facts: The model (its size and shape) and where it would train (``device``).
+        method: ``qlora``, ``lora``, ``full`` or ``freeze`` (not ``auto``).
+        spec: The method settings: compression, adapter rank, layers trained.
+        batch_size: Examples per step.
+        max_length: Tokens per example; capped at the model's context length.
+    """
+    length = min(max_length, facts.context_length or max_length)
+    return estimate_training_memory(
+        facts.parameter_count,
+        method,
+        quantization_bits=spec.quantization_bits,
+        lora_r=spec.lora_r,
+        batch_size=batch_size,
+        max_length=length,
+        hidden_size=facts.hidden_size,
+        num_layers=facts.num_layers,
+        vocab_size=facts.vocab_size,
+        freeze_trainable_layers=spec.freeze_trainable_layers,
+        device=facts.device or "cpu",
+    )

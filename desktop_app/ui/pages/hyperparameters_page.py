@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.config import HyperParams, MethodSpec, RunConfig
-from desktop_app.core.estimates import estimate_training_memory, verdict
+from desktop_app.core.estimates import verdict
 from desktop_app.core.hardware import format_gib
-from desktop_app.engine.inspect_model import ModelFacts
+from desktop_app.engine.inspect_model import ModelFacts, estimate_for_model
 from desktop_app.ui.pages.base import WizardPage
 from desktop_app.ui.presets import PRESETS, matching_preset
 from desktop_app.ui.widgets.config_form import ConfigForm
@@ -71,18 +71,8 @@ def describe_estimate(facts: ModelFacts | None, config: RunConfig, records: int 
     if name == "auto":
         name = "qlora" if device == "cuda" else "lora"
     length = min(hyper.max_length, facts.context_length or hyper.max_length)
-    estimate = estimate_training_memory(
-        facts.parameter_count,
-        name,
-        quantization_bits=method.quantization_bits,
-        lora_r=method.lora_r,
-        batch_size=hyper.batch_size,
-        max_length=length,
-        hidden_size=facts.hidden_size,
-        num_layers=facts.num_layers,
-        vocab_size=facts.vocab_size,
-        freeze_trainable_layers=method.freeze_trainable_layers,
-        device=device,
+    estimate = estimate_for_model(
+        facts, name, method, batch_size=hyper.batch_size, max_length=hyper.max_length
     )
     lines = [f"Memory ({name}): about {format_gib(estimate.total_bytes)}."]
     if facts.memory_available_bytes is not None:

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.config import MethodSpec, RunConfig, field_help
-from desktop_app.core.estimates import METHODS, MemoryEstimate, estimate_training_memory, verdict
+from desktop_app.core.estimates import METHODS, MemoryEstimate, verdict
 from desktop_app.core.hardware import format_gib
-from desktop_app.engine.inspect_model import ModelFacts
+from desktop_app.engine.inspect_model import ModelFacts, estimate_for_model
 from desktop_app.ui.pages.base import WizardPage
 
 #: The choices in the order shown; ``auto`` first because it is the default.
@@ -111,26 +111,12 @@ def method_cost(facts: ModelFacts, method: str, spec: MethodSpec, config: RunCon
     ``spec`` supplies the method settings (compression, adapter rank, layers trained);
     ``config`` the batch size and example length.
     """
-    device = facts.device or "cpu"
     hyper = config.hyperparameters
-    length = min(hyper.max_length, facts.context_length or hyper.max_length)
 
     def estimate(batch_size: int, max_length: int) -> MemoryEstimate:
-        return estimate_training_memory(
-            facts.parameter_count,
-            method,
-            quantization_bits=spec.quantization_bits,
-            lora_r=spec.lora_r,
-            batch_size=batch_size,
-            max_length=max_length,
-            hidden_size=facts.hidden_size,
-            num_layers=facts.num_layers,
-            vocab_size=facts.vocab_size,
-            freeze_trainable_layers=spec.freeze_trainable_layers,
-            device=device,
-        )
+        return estimate_for_model(facts, method, spec, batch_size=batch_size, max_length=max_length)
 
-    current = estimate(hyper.batch_size, length)
+    current = estimate(hyper.batch_size, hyper.max_length)
     # With one one-token example per step nearly all that is left is weights and optimiser.
     least = estimate(1, 1)
     available = facts.memory_available_bytes
