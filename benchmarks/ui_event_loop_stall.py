@@ -24,6 +24,7 @@ counts in the phase that was running at its middle.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import functools
 import json
 import os
@@ -163,7 +164,11 @@ def _figures(gaps: list[float]) -> dict[str, float | int]:
 
 
 def measure(
-    demo: bool, steps: int, with_page: bool, timeline: Path | None = None
+    demo: bool,
+    steps: int,
+    with_page: bool,
+    timeline: Path | None = None,
+    dump_stalls: Path | None = None,
 ) -> dict[str, Any]:
     """Train once with a heartbeat running; return the gap figures in milliseconds."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -181,6 +186,13 @@ def measure(
     heartbeat = QTimer()
     heartbeat.setInterval(TICK_MS)
     heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    if dump_stalls is not None:
+        # faulthandler's watchdog needs no interpreter lock: if no heartbeat re-arms it
+        # within 50 ms, it writes every thread's stack (who held the lock, and where).
+        stall_file = dump_stalls.open("w")
+        heartbeat.timeout.connect(
+            lambda: faulthandler.dump_traceback_later(STALL_MS / 1000, file=stall_file)
+        )
     loop = QEventLoop()
     outcome: list[str] = []
 
@@ -211,6 +223,8 @@ def measure(
     loop.exec()
     ended = time.perf_counter()
     heartbeat.stop()
+    if dump_stalls is not None:
+        faulthandler.cancel_dump_traceback_later()
     if page is None:
         session.wait(60_000)
     else:
@@ -274,6 +288,11 @@ def main() -> None:
         "--switch-interval", type=float, help="Python's thread switch interval, in seconds"
     )
     parser.add_argument("--timeline", type=Path, help="write the heartbeats here (JSON)")
+    parser.add_argument(
+        "--dump-stalls",
+        type=Path,
+        help="write every thread's stack here whenever the loop stalls over 50 ms",
+    )
     args = parser.parse_args()
 
     from desktop_app.core.offline import enforce_offline_environment
@@ -284,7 +303,7 @@ def main() -> None:
 
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval)
-    figures = measure(args.demo, args.steps, not args.no_page, args.timeline)
+    figures = measure(args.demo, args.steps, not args.no_page, args.timeline, args.dump_stalls)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}, PySide6 {PySide6.__version__}, "
