@@ -238,6 +238,28 @@ class BlindReview:
             "total": len(self.items),
         }
 
+    def summary(self) -> dict[str, Any]:
+        """The tally plus what a sign-off report shows: who reviewed, how many ratings
+        were blind or automatic, and each comment with its question and verdict."""
+        ratings = self.ratings()
+        return {
+            **self.tally(),
+            "reviewer": self.reviewer,
+            "seed": self.seed,
+            "blind_ratings": sum(rating.blind for rating in ratings),
+            "automatic_ties": sum(rating.automatic for rating in ratings),
+            "comments": [
+                {
+                    "item": rating.item + 1,
+                    "prompt": self.items[rating.item].prompt,
+                    "winner": rating.winner,
+                    "comment": rating.comment,
+                }
+                for rating in ratings
+                if rating.comment
+            ],
+        }
+
     def _rating(self, index: int, choice: str, comment: str, *, automatic: bool) -> Rating:
         position = self._positions[index]
         return Rating(

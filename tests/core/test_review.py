@@ -245,3 +245,22 @@ def test_missing_or_unreadable_files_say_so(tmp_path: Path):
     _write(tmp_path, [1, 2])
     with pytest.raises(ReviewFileError, match="JSON object"):
         find_review(tmp_path)
+
+
+def test_the_summary_carries_the_tally_and_the_comments_for_the_report():
+    items = make_items(4)
+    items[3] = ReviewItem("Same?", "Yes.", "Yes.")
+    review = BlindReview(items, seed=8, reviewer="Ann")
+    review.record(0, review.tuned_position(0), "clearer")
+    review.record(1, "equal")
+    review.reveal()
+    review.record(2, "equal", "both vague")
+    summary = review.summary()
+    assert {key: summary[key] for key in review.tally()} == review.tally()
+    assert summary["ties"] == 3 and summary["tuned_wins"] == 1
+    assert summary["blind_ratings"] == 3 and summary["automatic_ties"] == 1
+    assert summary["reviewer"] == "Ann" and summary["seed"] == 8
+    assert summary["comments"] == [
+        {"item": 1, "prompt": "Question 0?", "winner": "tuned", "comment": "clearer"},
+        {"item": 3, "prompt": "Question 2?", "winner": "tie", "comment": "both vague"},
+    ]
