@@ -161,6 +161,9 @@ def examples_section(evaluation: dict[str, Any] | None) -> str:
     return "".join(out)
 
 
+_WINNERS = {"tuned": "fine-tuned better", "base": "original better", "tie": "about the same"}
+
+
 def review_section(review: dict[str, Any] | None) -> str:
     out = ["<h2>7. Blind review</h2>"]
     if not review:
@@ -175,6 +178,13 @@ def review_section(review: dict[str, Any] | None) -> str:
             "it a tie."
         )
     )
+    if review.get("reviewer"):
+        out.append(f"<p>Reviewed by {escape(review['reviewer'])}.</p>")
+    if review.get("automatic_ties"):
+        out.append(
+            "<p>Pairs of identical answers, counted as ties without asking: "
+            f"{format_number(review['automatic_ties'])}.</p>"
+        )
     tally = [(key, int(review.get(key) or 0)) for key in ("tuned_wins", "ties", "base_wins")]
     total = sum(count for _, count in tally)
     labels = {
@@ -199,8 +209,16 @@ def review_section(review: dict[str, Any] | None) -> str:
     if comments:
         out.append("<h3>Reviewer's comments</h3><ul>")
         for comment in comments[:MAX_LISTED]:
-            text = comment.get("comment", "") if isinstance(comment, Mapping) else comment
-            out.append(f"<li>{multiline(text)}</li>")
+            if isinstance(comment, Mapping):
+                winner = _WINNERS.get(str(comment.get("winner")), "")
+                about = f"Question {comment['item']}" if comment.get("item") else ""
+                label = ", ".join(part for part in (about, winner) if part)
+                text = (f"<b>{escape(label)}:</b> " if label else "") + multiline(
+                    comment.get("comment", "")
+                )
+            else:
+                text = multiline(comment)
+            out.append(f"<li>{text}</li>")
         out.append("</ul>")
     return "".join(out)
 
@@ -219,7 +237,7 @@ def probe_section(probe: dict[str, Any] | None) -> str:
             "values themselves are not printed here."
         )
     )
-    types = probe.get("types") or {}
+    types = probe.get("types") or probe.get("leaked_types") or {}
     type_text = (
         ", ".join(f"{k}: {v}" for k, v in types.items())
         if isinstance(types, Mapping)
@@ -242,25 +260,41 @@ def probe_section(probe: dict[str, Any] | None) -> str:
         else "No personal values came back."
     )
     out.append(f'<p class="{"bad" if leaking else "good"}">{escape(verdict)}</p>')
-    verbatim = probe.get("verbatim")
     out.append("<h3>Word-for-word repetition of long answers</h3>")
-    if isinstance(verbatim, Mapping) and verbatim:
-        out.append(
-            explain(
-                "The model was also given the questions of long training answers, to see "
-                "whether it recites the answers word for word."
-            )
-        )
-        out.append(
-            facts(
-                (str(key).replace("_", " ").capitalize(), format_number(value))
-                for key, value in verbatim.items()
-                if not isinstance(value, Mapping | list)
-            )
-        )
-    else:
-        out.append(missing("Word-for-word repetition was not checked."))
+    out.append(_verbatim(probe))
+    if probe.get("summary") and isinstance(probe["summary"], str):
+        out.append(f"<p><b>In plain words:</b> {multiline(probe['summary'])}</p>")
+    if probe.get("cancelled"):
+        out.append(missing("The probe was stopped early; these counts are partial."))
     return "".join(out)
+
+
+def _verbatim(probe: dict[str, Any]) -> str:
+    """The verbatim check, from the probe's own counts (``answers_probed``...) or from a
+    ``verbatim`` dict of counts."""
+    verbatim = probe.get("verbatim")
+    if "answers_probed" in probe:
+        rows = [
+            ("Long training answers", format_number(probe.get("long_answers"))),
+            ("Answers probed", format_number(probe.get("answers_probed"))),
+            ("Answers repeated word for word", format_number(probe.get("answers_reproduced"))),
+            (
+                "Longest run of characters repeated",
+                format_number(probe.get("longest_overlap_chars")),
+            ),
+        ]
+    elif isinstance(verbatim, Mapping) and verbatim:
+        rows = [
+            (str(key).replace("_", " ").capitalize(), format_number(value))
+            for key, value in verbatim.items()
+            if not isinstance(value, Mapping | list)
+        ]
+    else:
+        return missing("Word-for-word repetition was not checked.")
+    return explain(
+        "The model was also given the questions of long training answers, to see "
+        "whether it recites the answers word for word."
+    ) + facts(rows)
 
 
 def sign_off_section(sign_off: dict[str, Any] | None) -> str:

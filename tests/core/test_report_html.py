@@ -181,3 +181,36 @@ def test_an_empty_manifest_still_gives_a_report() -> None:
 )
 def test_format_number(value: object, expected: str) -> None:
     assert format_number(value) == expected
+
+
+def test_the_probe_and_review_shapes_their_modules_write_are_reported() -> None:
+    probe = {
+        "records_probed": 5,
+        "records_leaking": 1,
+        "leaked_types": {"EMAIL": 1},
+        "long_answers": 3,
+        "answers_probed": 3,
+        "answers_reproduced": 2,
+        "longest_overlap_chars": 140,
+        "verbatim": [{"file": "t.jsonl", "line": 2, "answer_chars": 200, "overlap_chars": 140}],
+        "summary": "1 of 5 training records with personal data gave back a value.",
+        "cancelled": True,
+    }
+    review = {
+        "tuned_wins": 1,
+        "ties": 1,
+        "base_wins": 0,
+        "reviewer": "Lee",
+        "automatic_ties": 1,
+        "comments": [{"item": 2, "prompt": "q", "winner": "tuned", "comment": "Crisper"}],
+    }
+    text = _text(build_report_html(_manifest(), ROWS, None, review, probe, None, {}))
+    assert "EMAIL: 1" in text
+    assert "Answers repeated word for word 2" in text
+    assert "Longest run of characters repeated 140" in text
+    assert "In plain words: 1 of 5 training records" in text
+    assert "these counts are partial" in text
+    assert "Word-for-word repetition was not checked" not in text
+    assert "Reviewed by Lee" in text
+    assert "Question 2, fine-tuned better: Crisper" in text
+    assert "Pairs of identical answers, counted as ties without asking: 1" in text
