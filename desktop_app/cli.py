@@ -16,6 +16,7 @@ from typing import Any
 
 from desktop_app import __version__
 from desktop_app.cli_data import add_data_commands
+from desktop_app.cli_evaluate import add_evaluate_command
 from desktop_app.core.config import DEMO_MODEL, RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
@@ -294,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(handler=_command_model_inspect)
 
     add_data_commands(commands)
+    add_evaluate_command(commands, _positive_int)
 
     screenshots = commands.add_parser(
         "screenshots", help="save a picture of every step of the wizard (off-screen)"

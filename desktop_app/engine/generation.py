@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +40,8 @@ from desktop_app.engine.model_files import (
 #: ``chat``: prompts go through the chat template, as conversations were trained;
 #: ``plain``: the prompt is raw text, as plain-text (``text`` format) runs were trained.
 PromptStyle = Literal["chat", "plain"]
+#: A question, or a conversation so far (``role``/``content`` dicts) ending on a user turn.
+Prompt = str | Sequence[Mapping[str, str]]
 #: Which of the two models answers.
 Side = Literal["base", "tuned"]
 #: ``end``: the model ended its answer; ``length``: max_new_tokens was reached;
@@ -342,16 +344,29 @@ class StopOnEvent(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
 
 
-def render_prompt(tokenizer: Any, prompt: str, style: PromptStyle = "chat") -> str:
+def render_prompt(tokenizer: Any, prompt: Prompt, style: PromptStyle = "chat") -> str:
     """The text the model sees for ``prompt``, laid out exactly as training laid out
     the start of an example (see :func:`desktop_app.engine.sft_data.render_record`):
     the chat template with the assistant's turn opened, and the start token where the
-    tokenizer adds one."""
+    tokenizer adds one.
+
+    Args:
+        tokenizer: The run's tokenizer.
+        prompt: A question, or a conversation so far (``role``/``content`` dicts
+            ending with the user's turn), for chat-style runs.
+        style: ``chat`` for the chat template, ``plain`` for plain-text runs.
+    """
     if style == "chat":
-        messages = [{"role": "user", "content": prompt}]
+        messages = (
+            [{"role": "user", "content": prompt}]
+            if isinstance(prompt, str)
+            else [dict(message) for message in prompt]
+        )
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
+    elif isinstance(prompt, str):
         text = prompt
+    else:
+        text = "".join(message["content"] for message in prompt)
     bos = tokenizer.bos_token
     if getattr(tokenizer, "add_bos_token", False) and bos and not text.startswith(bos):
         text = bos + text
@@ -425,5 +440,71 @@ def generate(
         new_ids = new_ids[:-1]
     elif stop_event.is_set():
         reason = "cancelled"
+    text = tokenizer.decode(new_ids, skip_special_tokens=True)
+    return Answer(str(text), len(new_ids), reason)
+
+
+def generate_batch(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[Prompt],
+    settings: GenerationSettings | None = None,
+    stop_event: threading.Event | None = None,
+    *,
+    style: PromptStyle = "chat",
+) -> list[Answer]:
+    """Answer several prompts at once (padded on the left), one :class:`Answer` each.
+
+    Greedy answers are the same as :func:`generate` gives one prompt at a time; sampled
+    ones are repeatable for the same batch and seed.
+
+    Args:
+        model: A causal language model (or a PEFT model), on its device.
+        tokenizer: The tokenizer the model was trained with.
+        prompts: Questions or conversations so far (see :data:`Prompt`).
+        settings: Greedy with at most 200 new tokens unless given.
+        stop_event: Set it (from any thread) to stop after the current token; the
+            answers so far come back with finish reason ``cancelled``.
+        style: ``chat`` to use the chat template, ``plain`` for plain-text runs.
+    """
+    settings = settings or GenerationSettings()
+    stop_event = stop_event or threading.Event()
+    if not prompts:
+        return []
+    if stop_event.is_set():
+        return [Answer("", 0, "cancelled") for _ in prompts]
+    texts = [render_prompt(tokenizer, prompt, style) for prompt in prompts]
+    padding_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # new tokens must follow every prompt directly
+    try:
+        encoded = tokenizer(texts, return_tensors="pt", add_special_tokens=False, padding=True)
+    finally:
+        tokenizer.padding_side = padding_side
+    device = next(model.parameters()).device
+    input_ids = encoded["input_ids"].to(device)
+    ends = _end_token_ids(tokenizer, model)
+    model.eval()
+    if settings.sample:
+        torch.manual_seed(settings.seed)
+    with torch.inference_mode():
+        output = model.generate(
+            input_ids=input_ids,
+            attention_mask=encoded["attention_mask"].to(device),
+            generation_config=_generation_config(settings, tokenizer, ends),
+            stopping_criteria=StoppingCriteriaList([StopOnEvent(stop_event)]),
+        )
+    cancelled = stop_event.is_set()
+    return [
+        _answer_from(row[input_ids.shape[1] :].tolist(), ends, tokenizer, cancelled)
+        for row in output
+    ]
+
+
+def _answer_from(new_ids: list[int], ends: list[int], tokenizer: Any, cancelled: bool) -> Answer:
+    """One row of a batch: up to its first end token (the rest is padding)."""
+    reason: FinishReason = "cancelled" if cancelled else "length"
+    end = next((index for index, token in enumerate(new_ids) if token in ends), None)
+    if end is not None:
+        new_ids, reason = new_ids[:end], "end"
     text = tokenizer.decode(new_ids, skip_special_tokens=True)
     return Answer(str(text), len(new_ids), reason)
