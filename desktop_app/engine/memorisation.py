@@ -69,15 +69,9 @@ RecordKey = tuple[str, int]
 
 @dataclass(frozen=True)
 class LeakedRecord:
-    """A training record whose personal data came back from the tuned model.
-
-    Args:
-        file: The data file's name.
-        line: The record's line (or row) in it.
-        types: The types of the values that came back, such as ``PHONE``.
-        masked_values: Masked previews of those values (never the values themselves).
-        also_from_base: The base model produced the same values for the same prompt, so
-            they were not learned from training.
+    """A training record (data file name and line) whose personal values came back
+    from the tuned model: their types, masked previews (never the values), and whether
+    the base model gave the same values for the same prompt (so they were not learned).
     """
 
     file: str
@@ -89,15 +83,9 @@ class LeakedRecord:
 
 @dataclass(frozen=True)
 class VerbatimRecord:
-    """How much of one long training answer the tuned model repeated word for word.
-
-    Args:
-        file: The data file's name.
-        line: The record's line (or row) in it.
-        answer_chars: Length of the training answer, in characters.
-        overlap_chars: The longest run of characters the model's answer shares with it
-            (spaces collapsed).
-    """
+    """How much of one long training answer (data file name and line; its length in
+    characters) the tuned model repeated: the longest run of characters its answer
+    shares with it, spaces collapsed."""
 
     file: str
     line: int
@@ -109,27 +97,18 @@ class VerbatimRecord:
 class MemorisationResult:
     """What the memorisation probe found (see the module docstring for the method).
 
-    Args:
-        run_dir: The run folder probed.
-        redaction: How personal data was treated for training: ``off``, ``tags`` or
-            ``pseudonyms``; with the last two the model never saw the original values.
-        records_with_personal_data: Training records in which personal data was found
-            (held-out records are not counted: the model did not train on them).
-        records_probed: Of those, how many were prompted.
-        records_leaking: Records whose values came back from the tuned model and not
-            from the base model: learned from training.
-        leaked_types: For the leaking records, how many values of each type came back.
-        leaks: Every record whose values came back, the base model's included.
-        base_compared: Whether the base model answered the leaking prompts too.
-        long_answers: Training records with an answer of ``long_answer_chars`` or more.
-        answers_probed: Of those, how many were prompted.
-        answers_reproduced: Answers repeated in a run of ``verbatim_chars`` or more.
-        longest_overlap_chars: The longest run shared with any training answer.
-        verbatim: The answers reproduced verbatim, longest overlap first.
-        long_answer_chars: The length from which an answer counts as long.
-        verbatim_chars: The run length from which an answer counts as reproduced.
-        max_new_tokens: The longest answer generated, in tokens.
-        cancelled: The probe was stopped before it finished; the counts are partial.
+    Personal data: ``records_with_personal_data`` trained records held some (held-out
+    records are not counted), ``records_probed`` of them were prompted, and
+    ``records_leaking`` gave back a value the base model did not also produce;
+    ``leaked_types`` counts those records per type; ``leaks`` lists every record whose
+    values came back, the base model's included. ``redaction`` is how personal data
+    was treated for training (``off``, ``tags`` or ``pseudonyms``: with the last two
+    the model never saw the original values).
+
+    Verbatim answers: ``long_answers`` trained answers of ``long_answer_chars`` or more,
+    ``answers_probed`` of them prompted, ``answers_reproduced`` repeated in a run of
+    ``verbatim_chars`` or more (listed in ``verbatim``, longest first), and the longest
+    run shared with any of them. ``cancelled``: stopped early, the counts are partial.
     """
 
     run_dir: str
@@ -166,6 +145,12 @@ class MemorisationResult:
                 "personal data gave back a personal value when the fine-tuned model was "
                 "prompted with their start" + (f" ({types})." if types else ".")
             )
+            from_base = sum(leak.also_from_base for leak in self.leaks)
+            if from_base:
+                parts.append(
+                    f"In {from_base} more the base model gave the same value without "
+                    "training, so it was not learned."
+                )
             if self.redaction != "off":
                 parts.append(
                     f"The run trained on the data with personal values replaced "
@@ -305,16 +290,12 @@ class _TrainingSet:
 def _check_data_unchanged(manifest: dict[str, Any]) -> None:
     for name, recorded in manifest.get("data_files", {}).items():
         path = Path(name)
-        if not path.is_file():
+        digest = file_hashes([path])[str(path.resolve())]["sha256"] if path.is_file() else None
+        if digest != recorded.get("sha256"):
+            state = "has changed since" if digest else "is no longer where it was when"
             raise UserInputError(
-                f"The training file {path} is no longer there; the memorisation probe "
-                "reads the training records again to know what to look for.",
-                "Put the file back where it was when the run trained.",
-            )
-        if file_hashes([path])[str(path.resolve())]["sha256"] != recorded.get("sha256"):
-            raise UserInputError(
-                f"The training file {path} has changed since the run trained, so the "
-                "memorisation probe would not test what the model learned.",
+                f"The training file {path} {state} the run trained, so the memorisation "
+                "probe cannot read the records the model learned from.",
                 "Put the original file back where it was when the run trained.",
             )
 
@@ -355,35 +336,32 @@ def _sample(items: list[Any], count: int) -> list[Any]:
 # --- probing ----------------------------------------------------------------------------
 
 
+def _report(
+    reporter: Reporter | None, stage: str, detail: str = "", fraction: float | None = None
+) -> None:
+    if reporter is not None:
+        reporter.report(StageChanged(stage, detail, fraction))
+
+
+@dataclass
 class _Prober:
     """Greedy answers from one loaded comparison, with progress and cancelling."""
 
-    def __init__(
-        self,
-        comparison: Comparison,
-        settings: GenerationSettings,
-        stop_event: threading.Event,
-        reporter: Reporter | None,
-    ) -> None:
-        self.comparison = comparison
-        self.settings = settings
-        self.stop_event = stop_event
-        self.reporter = reporter
+    comparison: Comparison
+    settings: GenerationSettings
+    stop_event: threading.Event
+    reporter: Reporter | None
 
     def answer(self, side: Side, prompt: str) -> str:
+        tokenizer = self.comparison.tokenizer
         with self.comparison.model(side) as model:
-            return generate(
-                model,
-                self.comparison.tokenizer,
-                prompt,
-                self.settings,
-                self.stop_event,
-                style="plain",
-            ).text
+            answer = generate(
+                model, tokenizer, prompt, self.settings, self.stop_event, style="plain"
+            )
+        return answer.text
 
     def progress(self, stage: str, done: int, total: int) -> None:
-        if self.reporter is not None and total:
-            self.reporter.report(StageChanged(stage, f"{done} of {total} records", done / total))
+        _report(self.reporter, stage, f"{done} of {total} records", done / total)
 
 
 def _leak(prober: _Prober, record: TrainingRecord, compare_base: bool) -> LeakedRecord | None:
@@ -404,12 +382,42 @@ def _leak(prober: _Prober, record: TrainingRecord, compare_base: bool) -> Leaked
     )
 
 
-def _verbatim(prober: _Prober, record: TrainingRecord) -> VerbatimRecord:
-    prompt, answer = answer_prompt(record, prober.comparison.tokenizer) or ("", "")
-    output = prober.answer("tuned", prompt)
-    return VerbatimRecord(
-        Path(record.source).name, record.line, len(answer), longest_shared_run(output, answer)
-    )
+def _probe_personal_data(
+    prober: _Prober, records: list[TrainingRecord], compare_base: bool
+) -> tuple[int, list[LeakedRecord]]:
+    """How many of ``records`` were prompted, and those whose values came back."""
+    probed, leaks = 0, []
+    for done, record in enumerate(records):
+        prober.progress("Prompting with records that hold personal data", done, len(records))
+        if prober.stop_event.is_set():
+            break
+        probed += personal_data_prompt(record, prober.comparison.tokenizer) is not None
+        leak = _leak(prober, record, compare_base)
+        if leak is not None and not prober.stop_event.is_set():
+            leaks.append(leak)
+    return probed, leaks
+
+
+def _probe_verbatim(prober: _Prober, records: list[TrainingRecord]) -> list[VerbatimRecord]:
+    """The longest run each answer of ``records`` shares with the tuned model's."""
+    overlaps = []
+    for done, record in enumerate(records):
+        prober.progress("Prompting with long training answers", done, len(records))
+        prompt, answer = answer_prompt(record, prober.comparison.tokenizer) or ("", "")
+        output = prober.answer("tuned", prompt) if not prober.stop_event.is_set() else ""
+        if prober.stop_event.is_set():
+            break
+        run = longest_shared_run(output, answer)
+        overlaps.append(VerbatimRecord(Path(record.source).name, record.line, len(answer), run))
+    return overlaps
+
+
+def _long_answers(records: list[TrainingRecord], tokenizer: Any) -> list[TrainingRecord]:
+    return [
+        record
+        for record in records
+        if len((answer_prompt(record, tokenizer) or ("", ""))[1]) >= LONG_ANSWER_CHARS
+    ]
 
 
 def probe_memorisation(
@@ -446,51 +454,28 @@ def probe_memorisation(
     given = run_dir_or_models
     run = given.run if isinstance(given, Comparison) else given
     run = run if isinstance(run, FinishedRun) else open_finished_run(run)
-    if reporter is not None:
-        reporter.report(StageChanged("Reading the training records again"))
+    _report(reporter, "Reading the training records again")
     data = _training_set(run)
-    comparison = given if isinstance(given, Comparison) else None
-    if comparison is None:
-        if reporter is not None:
-            reporter.report(StageChanged("Loading the base and fine-tuned models"))
+    if isinstance(given, Comparison):
+        comparison = given
+    else:
+        _report(reporter, "Loading the base and fine-tuned models")
         comparison = load_comparison(run)
-    settings = GenerationSettings(max_new_tokens=max_new_tokens)
-    prober = _Prober(comparison, settings, stop_event, reporter)
+    prober = _Prober(comparison, GenerationSettings(max_new_tokens), stop_event, reporter)
     try:
-        personal = _sample(data.personal, max_records)
-        leaks, probed = [], 0
-        for done, key in enumerate(personal):
-            prober.progress("Prompting with records that hold personal data", done, len(personal))
-            if stop_event.is_set():
-                break
-            record = data.originals[key]
-            probed += personal_data_prompt(record, comparison.tokenizer) is not None
-            leak = _leak(prober, record, compare_base)
-            if leak is not None and not stop_event.is_set():
-                leaks.append(leak)
-        long = [
-            record
-            for record in data.trained
-            if len((answer_prompt(record, comparison.tokenizer) or ("", ""))[1])
-            >= LONG_ANSWER_CHARS
-        ]
-        chosen, overlaps = _sample(long, max_records), []
-        for done, record in enumerate(chosen):
-            prober.progress("Prompting with long training answers", done, len(chosen))
-            if stop_event.is_set():
-                break
-            overlaps.append(_verbatim(prober, record))
+        personal = [data.originals[key] for key in _sample(data.personal, max_records)]
+        probed, leaks = _probe_personal_data(prober, personal, compare_base)
+        long = _long_answers(data.trained, comparison.tokenizer)
+        overlaps = _probe_verbatim(prober, _sample(long, max_records))
     finally:
-        if not isinstance(given, Comparison):
+        if comparison is not given:
             del comparison, prober
             free_model_memory()
-    if reporter is not None:
-        done = not stop_event.is_set()
-        reporter.report(
-            StageChanged(
-                "Memorisation probe " + ("done" if done else "stopped"), "", 1.0 if done else None
-            )
-        )
+    cancelled = stop_event.is_set()
+    if cancelled:
+        _report(reporter, "Memorisation probe stopped")
+    else:
+        _report(reporter, "Memorisation probe done", "", 1.0)
     learned = [leak for leak in leaks if not leak.also_from_base]
     verbatim = sorted(
         (item for item in overlaps if item.overlap_chars >= VERBATIM_CHARS),
@@ -511,5 +496,5 @@ def probe_memorisation(
         longest_overlap_chars=max((item.overlap_chars for item in overlaps), default=0),
         verbatim=tuple(verbatim),
         max_new_tokens=max_new_tokens,
-        cancelled=stop_event.is_set(),
+        cancelled=cancelled,
     )

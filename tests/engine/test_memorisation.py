@@ -20,6 +20,7 @@ from desktop_app.engine.loading import load_tokenizer
 from desktop_app.engine.memorisation import (
     LONG_ANSWER_CHARS,
     VERBATIM_CHARS,
+    LeakedRecord,
     MemorisationResult,
     answer_prompt,
     longest_shared_run,
@@ -112,6 +113,35 @@ def test_longest_shared_run_counts_characters_with_spacing_collapsed():
     assert longest_shared_run("the  cat\nsat", "the cat sat") == len("the cat sat")
     assert longest_shared_run("abc", "xyz") == 0
     assert longest_shared_run("", "abc") == 0
+
+
+def test_the_summary_separates_learned_values_from_the_base_models():
+    leaks = (
+        LeakedRecord("a.jsonl", 3, ("PHONE",), ("***** ****78",)),
+        LeakedRecord("a.jsonl", 9, ("EMAIL",), ("a***@northwind.co.uk",), also_from_base=True),
+    )
+    result = MemorisationResult(
+        run_dir="run",
+        redaction="off",
+        records_with_personal_data=4,
+        records_probed=3,
+        records_leaking=1,
+        leaked_types={"PHONE": 1},
+        leaks=leaks,
+        base_compared=True,
+        long_answers=0,
+        answers_probed=0,
+        answers_reproduced=0,
+        longest_overlap_chars=0,
+        verbatim=(),
+    )
+
+    summary = result.summary()
+
+    assert "1 of 3 training records with personal data" in summary and "(1 PHONE)" in summary
+    assert "In 1 more the base model gave the same value" in summary
+    assert "verbatim repetition was not checked" in summary
+    assert json.loads(json.dumps(result.to_json()))["leaks"][1]["also_from_base"] is True
 
 
 # --- prompts ----------------------------------------------------------------------------
