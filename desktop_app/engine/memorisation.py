@@ -148,8 +148,8 @@ class MemorisationResult:
             from_base = sum(leak.also_from_base for leak in self.leaks)
             if from_base:
                 parts.append(
-                    f"In {from_base} more the base model gave the same value without "
-                    "training, so it was not learned."
+                    f"In {from_base} more the value also came from the base model, "
+                    "which never saw the training data, so it was not learned."
                 )
             if self.redaction != "off":
                 parts.append(

@@ -139,7 +139,7 @@ def test_the_summary_separates_learned_values_from_the_base_models():
     summary = result.summary()
 
     assert "1 of 3 training records with personal data" in summary and "(1 PHONE)" in summary
-    assert "In 1 more the base model gave the same value" in summary
+    assert "In 1 more the value also came from the base model" in summary
     assert "verbatim repetition was not checked" in summary
     assert json.loads(json.dumps(result.to_json()))["leaks"][1]["also_from_base"] is True
 
