@@ -30,7 +30,7 @@ class _StageReporter:
 
         if isinstance(event, StageChanged) and event.stage != self.stage:
             self.stage = event.stage
-            print(f"{event.stage}...", file=sys.stderr, flush=True)
+            print(event.stage, file=sys.stderr, flush=True)
         elif isinstance(event, WarningRaised):
             print(f"Note: {event.message}", file=sys.stderr, flush=True)
 
@@ -55,15 +55,15 @@ def format_summary(evaluation: dict[str, Any]) -> str:
         f"Evaluation of {evaluation['run_dir']}",
         f"on {data['records']} {where}; {data['answered']} answered by both models.",
         "",
-        f"{'':<28}{'Base model':>14}{'Fine-tuned':>14}",
+        f"{'':<30}{'Base model':>14}{'Fine-tuned':>14}",
     ]
     base, tuned = evaluation["base"], evaluation["tuned"]
 
     def row(label: str, pick: Any, show: Any) -> None:
-        lines.append(f"{label:<28}{show(pick(base)):>14}{show(pick(tuned)):>14}")
+        lines.append(f"{label:<30}{show(pick(base)):>14}{show(pick(tuned)):>14}")
 
     row("Loss (lower is better)", lambda side: side["loss"], _number)
-    row("Perplexity (lower)", lambda side: side["perplexity"], lambda v: _number(v, 2))
+    row("Perplexity (lower is better)", lambda side: side["perplexity"], lambda v: _number(v, 2))
     if "generation" in tuned:
         for key, label in [
             ("exact_match", "Exact match"),
@@ -71,7 +71,11 @@ def format_summary(evaluation: dict[str, Any]) -> str:
             ("rouge_l", "ROUGE-L"),
         ]:
             row(label, lambda side, key=key: side.get("generation", {}).get(key), _percent)
-        row("BLEU (0-100)", lambda side: side.get("generation", {}).get("bleu"), _number)
+        row(
+            "BLEU (0-100)",
+            lambda side: side.get("generation", {}).get("bleu"),
+            lambda v: _number(v, 1),
+        )
     if "classification" in tuned:
         for key, label in [("accuracy", "Accuracy"), ("macro_f1", "F1, average over classes")]:
             row(label, lambda side, key=key: side.get("classification", {}).get(key), _percent)
@@ -91,9 +95,12 @@ def _write_report(run_dir: Path, evaluation: dict[str, Any]) -> dict[str, str] |
             file=sys.stderr,
         )
         return None
-    pdf, html = write_report(run_dir, evaluation)
-    print(f"Sign-off report written to {pdf} and {html}", file=sys.stderr)
-    return {"pdf": str(pdf), "html": str(html)}
+    written = {
+        Path(path).suffix.lstrip(".").lower(): str(path)
+        for path in write_report(run_dir, evaluation)
+    }
+    print(f"Sign-off report written to {' and '.join(written.values())}", file=sys.stderr)
+    return written
 
 
 def _cancel_on_interrupt(stop_event: threading.Event) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +20,13 @@ from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Reporter, StageChanged, WarningRaised
 from desktop_app.core.manifest import utc_now
 from desktop_app.core.run_folder import RunFolder, write_json_atomic
-from desktop_app.data.records import TrainingRecord
+from desktop_app.engine.answer_comparison import (
+    SIDES,
+    ComparedExample,
+    RecordKind,
+    compare_answers,
+    record_kind,
+)
 from desktop_app.engine.eval_metrics import (
     ClassificationMetrics,
     GenerationMetrics,
@@ -28,12 +34,10 @@ from desktop_app.engine.eval_metrics import (
     generation_metrics,
 )
 from desktop_app.engine.generation import (
-    Answer,
     Comparison,
     GenerationSettings,
     Side,
     free_model_memory,
-    generate_batch,
     load_comparison,
     open_finished_run,
 )
@@ -42,55 +46,6 @@ from desktop_app.engine.sft_data import encode_records
 
 #: The file :func:`evaluate_run` writes into the run folder.
 EVALUATION_FILE = "evaluation.json"
-#: ``generation``: scored against the reference answer; ``classification``: the answer
-#: is a label; ``loss_only``: plain text and preference pairs, which have no single
-#: reference answer to compare a generated answer with.
-RecordKind = Literal["generation", "classification", "loss_only"]
-_SIDES: tuple[Side, ...] = ("base", "tuned")
-
-
-def record_kind(record: TrainingRecord) -> RecordKind:
-    """How a held-out record is scored (see :data:`RecordKind`)."""
-    if record.label is not None:
-        return "classification"
-    if record.text is not None or record.rejected is not None or not record.messages:
-        return "loss_only"
-    return "generation"
-
-
-@dataclass(frozen=True)
-class ComparedExample:
-    """One held-out prompt answered by both models.
-
-    Args:
-        location: Where the record is, e.g. ``"facts.jsonl, line 7"``.
-        kind: ``generation`` or ``classification``.
-        prompt: The last thing the user said (the whole conversation is what the
-            models saw).
-        reference: The answer in the data (the label, for classification).
-        base: The base model's answer.
-        tuned: The fine-tuned model's answer.
-    """
-
-    location: str
-    kind: RecordKind
-    prompt: str
-    reference: str
-    base: Answer
-    tuned: Answer
-
-    def to_json(self) -> dict[str, Any]:
-        """The example as a JSON-ready dictionary."""
-        return {
-            "location": self.location,
-            "kind": self.kind,
-            "prompt": self.prompt,
-            "reference": self.reference,
-            "base_answer": self.base.text,
-            "tuned_answer": self.tuned.text,
-            "base_finish": self.base.finish_reason,
-            "tuned_finish": self.tuned.finish_reason,
-        }
 
 
 @dataclass(frozen=True)
@@ -100,17 +55,15 @@ class SideResult:
 
     loss: float | None = None
     perplexity: float | None = None
-    loss_tokens: int = 0
     generation: GenerationMetrics | None = None
     classification: ClassificationMetrics | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``loss``, ``perplexity`` and ``loss_tokens``, plus ``generation`` and
-        ``classification`` where they apply."""
+        """``loss`` and ``perplexity``, plus ``generation`` and ``classification``
+        where they apply."""
         result: dict[str, Any] = {
             "loss": _finite(self.loss),
             "perplexity": _finite(self.perplexity),
-            "loss_tokens": self.loss_tokens,
         }
         if self.generation is not None:
             result["generation"] = self.generation.to_json()
@@ -128,6 +81,7 @@ class EvaluatedData:
         files: The files the records came from.
         records: Held-out records in all.
         loss_records: Records whose answers the loss was measured on.
+        loss_tokens: Answer tokens the loss was measured on (the same for both models).
         answered: Records both models answered (at most ``max_examples``).
         max_examples: The most records answered.
         left_out: Records of a chosen file left out for errors.
@@ -137,6 +91,7 @@ class EvaluatedData:
     files: tuple[str, ...]
     records: int
     loss_records: int
+    loss_tokens: int
     answered: int
     max_examples: int
     left_out: int = 0
@@ -155,7 +110,8 @@ class EvaluationResult:
         status: ``finished``, or ``cancelled`` (figures not reached are None).
         base: The base model's scores.
         tuned: The fine-tuned model's scores.
-        examples: The prompts both models answered, in order.
+        examples: The prompts both models answered, in order (in JSON: ``prompt``,
+            ``reference``, and the answers as ``base`` and ``tuned``).
         data: Which records were used.
         settings: How answers were generated.
         notes: Plain-language remarks for the reader (what was not scored, and why).
@@ -201,63 +157,6 @@ def _finite(value: float | None) -> float | None:
 class _Silent:
     def report(self, event: Any) -> None:
         """Ignore the event."""
-
-
-def _prompt_of(record: TrainingRecord) -> tuple[list[dict[str, str]], str, str]:
-    """The conversation up to the final answer, the last user turn, and the reference."""
-    messages = [{"role": m.role, "content": m.content} for m in record.messages]
-    asked = next((m["content"] for m in reversed(messages[:-1]) if m["role"] == "user"), "")
-    reference = record.label if record.label is not None else messages[-1]["content"]
-    return messages[:-1], asked, reference
-
-
-def compare_answers(
-    comparison: Comparison,
-    records: Sequence[TrainingRecord],
-    settings: GenerationSettings,
-    *,
-    batch_size: int = 8,
-    stop_event: threading.Event | None = None,
-) -> Iterator[ComparedExample]:
-    """Both models' answers to each record's prompt, yielded as each batch is done.
-
-    Stops (without yielding a half-answered batch) once ``stop_event`` is set.
-
-    Args:
-        comparison: The run's loaded models (:func:`load_comparison`).
-        records: Records that end on an answer (see :func:`record_kind`).
-        settings: How to generate.
-        batch_size: Prompts answered together.
-        stop_event: Set it to stop after the current token.
-    """
-    stop_event = stop_event or threading.Event()
-    style = comparison.run.prompt_style
-    for start in range(0, len(records), batch_size):
-        batch = records[start : start + batch_size]
-        prompts = [_prompt_of(record) for record in batch]
-        answers: dict[str, list[Answer]] = {}
-        for side in _SIDES:
-            with comparison.model(side) as model:
-                answers[side] = generate_batch(
-                    model,
-                    comparison.tokenizer,
-                    [conversation for conversation, _, _ in prompts],
-                    settings,
-                    stop_event,
-                    style=style,
-                )
-        if stop_event.is_set():
-            return
-        for index, record in enumerate(batch):
-            _, asked, reference = prompts[index]
-            yield ComparedExample(
-                record.location,
-                record_kind(record),
-                asked,
-                reference,
-                answers["base"][index],
-                answers["tuned"][index],
-            )
 
 
 def _task_metrics(
@@ -368,7 +267,7 @@ def _evaluate(
         config.data.train_on_prompt,
     )
     losses: dict[str, LossResult | None] = {}
-    for side in _SIDES:
+    for side in SIDES:
         stage = f"Measuring the {'base' if side == 'base' else 'fine-tuned'} model's loss"
 
         def progress(done: int, total: int, stage: str = stage) -> None:
@@ -405,13 +304,12 @@ def _evaluate(
     for note in notes:
         reporter.report(WarningRaised(note))
     sides = {}
-    for side in _SIDES:
+    for side in SIDES:
         loss = losses[side]
         generation, classification = _task_metrics(examples, side)
         sides[side] = SideResult(
             loss=loss.loss if loss else None,
             perplexity=loss.perplexity if loss else None,
-            loss_tokens=loss.tokens if loss else 0,
             generation=generation,
             classification=classification,
         )
@@ -426,6 +324,7 @@ def _evaluate(
             files=held.files,
             records=len(held.records),
             loss_records=len(encoded),
+            loss_tokens=max((loss.tokens for loss in losses.values() if loss), default=0),
             answered=len(examples),
             max_examples=max_examples,
             left_out=held.left_out,
