@@ -190,6 +190,16 @@ def _notes(held: HeldOutData, answerable: int, max_examples: int) -> list[str]:
         )
     if held.left_out:
         notes.append(f"{held.left_out} records of the file have errors and were left out.")
+    if held.seen_in_training:
+        notes.append(
+            f"{held.seen_in_training} of the {len(held.records)} records were in the training "
+            "data, so the scores on them overstate how well the model answers new questions."
+        )
+    elif held.seen_in_training is None:
+        notes.append(
+            "The training data could not be read again, so whether the model trained on "
+            "some of these records was not checked."
+        )
     return notes
 
 

@@ -24,6 +24,7 @@ from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.manifest import file_hashes
 from desktop_app.core.run_folder import PSEUDONYM_SALT, RunFolder
+from desktop_app.data.duplicates import content_key
 from desktop_app.data.loading import usable_records
 from desktop_app.data.pii import Pseudonymizer, redact_text
 from desktop_app.data.records import Message, TrainingRecord
@@ -47,12 +48,15 @@ class HeldOutData:
         source: See :data:`HeldOutSource`.
         files: The files they were read from (absolute paths).
         left_out: Records of a chosen file that could not be used (errors).
+        seen_in_training: Records of a chosen file that the run trained on; None when
+            the training data could not be read again to check.
     """
 
     records: tuple[TrainingRecord, ...]
     source: HeldOutSource
     files: tuple[str, ...]
     left_out: int = 0
+    seen_in_training: int | None = 0
 
 
 def perplexity(loss: float) -> float:
@@ -120,7 +124,24 @@ def _chosen_file(folder: RunFolder, config: RunConfig, path: str | Path) -> Held
     if spec.pii_redaction != "off":
         pseudonymizer = Pseudonymizer(folder.read_secret(PSEUDONYM_SALT))
         records = [_redacted(record, spec.pii_redaction, pseudonymizer) for record in records]
-    return HeldOutData(tuple(records), "file", (str(Path(path).resolve()),), len(errors))
+    resolved = (str(Path(path).resolve()),)
+    return HeldOutData(
+        tuple(records), "file", resolved, len(errors), _seen_in_training(folder, config, records)
+    )
+
+
+def _seen_in_training(
+    folder: RunFolder, config: RunConfig, records: Sequence[TrainingRecord]
+) -> int | None:
+    """How many of ``records`` the run trained on (scores on them flatter the model)."""
+    try:
+        prepared = prepare_training_data(
+            config.data, config.hyperparameters.seed, folder.read_secret(PSEUDONYM_SALT)
+        )
+    except UserInputError:
+        return None  # the training data moved or changed; the caller says it was not checked
+    trained = {content_key(record) for record in prepared.train}
+    return sum(content_key(record) in trained for record in records)
 
 
 def held_out_records(

@@ -254,3 +254,18 @@ def test_changed_training_data_is_refused(lora_run: TrainResult, tmp_path: Path)
 
     with pytest.raises(UserInputError, match="has changed since this run was trained"):
         evaluate_run(run_dir)
+
+
+def test_a_chosen_file_with_training_records_is_flagged(lora_run: TrainResult, tmp_path: Path):
+    training_file = load_config(Path(lora_run.run_dir) / "config.json").data.train
+    fresh = _write_jsonl(
+        tmp_path / "fresh.jsonl",
+        [{"instruction": "Who signs the invoice?", "input": "", "output": "The clerk."}],
+    )
+
+    reused = evaluate_run(lora_run.run_dir, data_file=training_file, max_examples=1, settings=SHORT)
+    new = evaluate_run(lora_run.run_dir, data_file=fresh, settings=SHORT)
+
+    # 12 of the 16 records were trained on; the other 4 were kept for validation.
+    assert any("12 of the 16 records were in the training data" in n for n in reused.notes)
+    assert not any("training data" in note for note in new.notes)
