@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Reporter, StageChanged, WarningRaised
 from desktop_app.core.manifest import utc_now
@@ -42,7 +43,7 @@ from desktop_app.engine.generation import (
     open_finished_run,
 )
 from desktop_app.engine.held_out import HeldOutData, LossResult, answer_loss, held_out_records
-from desktop_app.engine.sft_data import encode_records
+from desktop_app.engine.sft_data import encode_records, encoding_warnings
 
 #: The file :func:`evaluate_run` writes into the run folder.
 EVALUATION_FILE = "evaluation.json"
@@ -250,7 +251,15 @@ def evaluate_run(
     comparison = load_comparison(run)
     try:
         return _evaluate(
-            comparison, held, settings, max_examples, reporter, stop_event, on_example, batch_size
+            comparison,
+            config,
+            held,
+            settings,
+            max_examples,
+            reporter,
+            stop_event,
+            on_example,
+            batch_size,
         )
     finally:
         del comparison
@@ -259,6 +268,7 @@ def evaluate_run(
 
 def _evaluate(
     comparison: Comparison,
+    config: RunConfig,
     held: HeldOutData,
     settings: GenerationSettings,
     max_examples: int,
@@ -268,13 +278,10 @@ def _evaluate(
     batch_size: int,
 ) -> EvaluationResult:
     run = comparison.run
-    config = RunFolder(run.run_dir).load_config()
     tokenizer = comparison.tokenizer
-    encoded, _ = encode_records(
-        held.records,
-        tokenizer,
-        config.hyperparameters.max_length,
-        config.data.train_on_prompt,
+    max_length = config.hyperparameters.max_length
+    encoded, encoding = encode_records(
+        held.records, tokenizer, max_length, config.data.train_on_prompt
     )
     losses: dict[str, LossResult | None] = {}
     for side in SIDES:
@@ -309,8 +316,11 @@ def _evaluate(
                     len(examples) / len(chosen),
                 )
             )
-    cancelled = stop_event.is_set()
-    notes = _notes(held, len(answerable), max_examples)
+    # A stop asked for after the last answer still leaves a complete evaluation.
+    cancelled = len(examples) < len(chosen) or any(loss is None for loss in losses.values())
+    notes = encoding_warnings(encoding, max_length, "validation") + _notes(
+        held, len(answerable), max_examples
+    )
     for note in notes:
         reporter.report(WarningRaised(note))
     sides = {}
