@@ -36,6 +36,7 @@ from desktop_app.engine.train import TrainResult
 from desktop_app.ui.pages.base import WizardPage
 from desktop_app.ui.pages.evaluate_worker import SIDES, AnswerWorker, LoadedModels
 from desktop_app.ui.widgets.error_dialog import show_error
+from desktop_app.ui.widgets.evaluation_tabs import EvaluationTabs
 
 _W = TypeVar("_W", bound=QWidget)
 _METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning", "freeze": "freeze"}
@@ -213,10 +214,16 @@ class EvaluatePage(WizardPage):
             splitter.addWidget(box)
             self.panes[side], self.notes[side] = pane, note
 
+        ask_tab = QWidget()
+        ask_layout = QVBoxLayout(ask_tab)
+        ask_layout.addWidget(ask_box)
+        ask_layout.addWidget(splitter, 1)
+        self.tabs = EvaluationTabs()
+        self.tabs.insertTab(0, ask_tab, "Ask &both")
+        self.tabs.setCurrentIndex(0)
         layout = QVBoxLayout(self)
         layout.addWidget(summary_box)
-        layout.addWidget(ask_box)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.tabs, 1)
         order = [self.prompt_input, self.ask_button, self.cancel_button, self.length_input]
         order += list(self.panes.values())
         for first, second in zip(order, order[1:], strict=False):
@@ -298,8 +305,8 @@ class EvaluatePage(WizardPage):
             self._update_controls()
 
     def is_busy(self) -> bool:
-        """Whether the models are loading or answering."""
-        return self._thread is not None
+        """Whether the models are loading or answering, or an evidence tab is working."""
+        return self._thread is not None or self.tabs.is_busy()
 
     def release_models(self) -> None:
         """Free the loaded models' memory (for example before training again)."""
@@ -312,11 +319,12 @@ class EvaluatePage(WizardPage):
         Returns:
             True when no thread is left running.
         """
+        tabs_done = self.tabs.shutdown(timeout_ms)
         thread = self._thread
         if thread is None:
-            return True
+            return tabs_done
         self._stop.set()
-        return bool(thread.wait(timeout_ms))
+        return bool(thread.wait(timeout_ms)) and tabs_done
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.shutdown()
@@ -331,6 +339,7 @@ class EvaluatePage(WizardPage):
                 self.panes[side].clear()
                 self.notes[side].setText("")
         self.run = run
+        self.tabs.set_run(run)
         self.summary_label.setText(format_run_summary(run))
         self.status_label.setText("")
         self._update_controls()
