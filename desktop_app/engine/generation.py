@@ -228,7 +228,7 @@ class Comparison:
     def answer(
         self,
         side: Side,
-        prompt: str,
+        prompt: Prompt,
         settings: GenerationSettings | None = None,
         stop_event: threading.Event | None = None,
     ) -> Answer:
@@ -397,7 +397,7 @@ def _generation_config(settings: GenerationSettings, tokenizer: Any, ends: list[
 def generate(
     model: Any,
     tokenizer: Any,
-    prompt: str,
+    prompt: Prompt,
     settings: GenerationSettings | None = None,
     stop_event: threading.Event | None = None,
     *,
@@ -408,7 +408,8 @@ def generate(
     Args:
         model: A causal language model (or a PEFT model), on its device.
         tokenizer: The tokenizer the model was trained with.
-        prompt: What the user asks.
+        prompt: What the user asks, or a conversation so far ending with the user's
+            turn (chat-style runs).
         settings: Greedy with at most 200 new tokens unless given.
         stop_event: Set it (from any thread) to stop after the current token.
         style: ``chat`` to use the chat template, ``plain`` for plain-text runs.

@@ -123,3 +123,28 @@ def test_every_evidence_control_has_a_name(page: EvaluatePage) -> None:
         and type(widget.parent()).__name__ not in ("QTabBar",)
     ]
     assert not unnamed
+
+
+def test_the_playground_keeps_a_conversation_with_the_tuned_model(
+    qtbot, page: EvaluatePage
+) -> None:
+    playground = page.tabs.playground
+    playground.length_spin.setValue(8)
+    playground.message_input.setPlainText("What is item 2?")
+    with qtbot.waitSignal(playground.replied, timeout=WAIT_MS):
+        assert playground.send()
+    qtbot.waitUntil(lambda: not playground.is_busy(), timeout=10_000)
+    playground.message_input.setPlainText("And item 3?")
+    with qtbot.waitSignal(playground.replied, timeout=WAIT_MS):
+        assert playground.send()
+    qtbot.waitUntil(lambda: not playground.is_busy(), timeout=10_000)
+    roles = [turn["role"] for turn in playground.conversation]
+    assert roles == ["user", "assistant", "user", "assistant"]
+    assert "And item 3?" in playground.transcript.toPlainText()
+    # Varied replies use the sampling settings.
+    playground.sample_check.setChecked(True)
+    assert playground.temperature_spin.isEnabled()
+    settings = playground.settings()
+    assert settings.sample and settings.max_new_tokens == 8
+    playground.clear()
+    assert playground.conversation == [] and not playground.transcript.toPlainText()

@@ -218,7 +218,7 @@ class EvaluatePage(WizardPage):
         ask_layout = QVBoxLayout(ask_tab)
         ask_layout.addWidget(ask_box)
         ask_layout.addWidget(splitter, 1)
-        self.tabs = EvaluationTabs()
+        self.tabs = EvaluationTabs(self._models, lambda: self._thread is not None)
         self.tabs.insertTab(0, ask_tab, "Ask &both")
         self.tabs.setCurrentIndex(0)
         layout = QVBoxLayout(self)

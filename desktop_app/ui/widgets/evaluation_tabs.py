@@ -4,6 +4,7 @@ probe and sign-off, all for the run the page shows."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,13 @@ from desktop_app.core.errors import UserInputError
 from desktop_app.core.review import BlindReview, ReviewItem, find_review
 from desktop_app.engine.evaluation import EvaluationResult
 from desktop_app.engine.generation import FinishedRun
+from desktop_app.ui.pages.evaluate_worker import LoadedModels
 from desktop_app.ui.report import EVALUATION_FILE, PROBE_FILE
 from desktop_app.ui.widgets.blind_review import BlindReviewWidget
 from desktop_app.ui.widgets.error_dialog import show_error
 from desktop_app.ui.widgets.evidence_panels import ProbePanel, SignOffPanel
 from desktop_app.ui.widgets.heldout_panel import HeldOutPanel
+from desktop_app.ui.widgets.playground_panel import PlaygroundPanel
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -46,7 +49,14 @@ def review_items(evaluation: dict[str, Any]) -> list[ReviewItem]:
 class EvaluationTabs(QTabWidget):
     """Held-out comparison, blind review, memorisation probe and sign-off."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        models: LoadedModels,
+        models_in_use: Callable[[], bool],
+        parent: QWidget | None = None,
+    ) -> None:
+        """``models`` (shared with the page's questions) serve the playground;
+        ``models_in_use`` says whether the page is using them now."""
         super().__init__(parent)
         self.setObjectName("evaluateTabs")
         self.run: FinishedRun | None = None
@@ -54,9 +64,11 @@ class EvaluationTabs(QTabWidget):
         self.review = BlindReviewWidget()
         self.probe = ProbePanel()
         self.sign_off = SignOffPanel()
+        self.playground = PlaygroundPanel(models, models_in_use)
         self.addTab(self.held_out, "&Held-out comparison")
         self.addTab(self.review, "Blind re&view")
         self.addTab(self.probe, "&Memorisation")
+        self.addTab(self.playground, "Pla&yground")
         self.addTab(self.sign_off, "&Sign-off")
         self.held_out.evaluation_finished.connect(self._on_evaluation_finished)
 
@@ -70,15 +82,18 @@ class EvaluationTabs(QTabWidget):
         self.held_out.set_run(run, evaluation)
         self.probe.set_run(run, _read_json(folder / PROBE_FILE) if folder else None)
         self.sign_off.set_run(run)
+        self.playground.set_run(run)
         self._load_review(evaluation)
 
     def is_busy(self) -> bool:
-        return self.held_out.is_busy() or self.probe.is_busy()
+        return self.held_out.is_busy() or self.probe.is_busy() or self.playground.is_busy()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop the running jobs and wait for their threads."""
-        held_out = self.held_out.shutdown(timeout_ms)
-        return self.probe.shutdown(timeout_ms) and held_out
+        results = [
+            panel.shutdown(timeout_ms) for panel in (self.held_out, self.probe, self.playground)
+        ]
+        return all(results)
 
     def _on_evaluation_finished(self, result: EvaluationResult) -> None:
         self._load_review(result.to_json(), fresh=True)
