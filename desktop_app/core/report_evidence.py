@@ -126,7 +126,54 @@ def metrics_section(evaluation: dict[str, Any] | None) -> str:
             )
         )
     out.append(table(("Measure", "Original", "Fine-tuned", "Change", "What it means"), rows))
+    out.append(classification_detail(evaluation or {}))
     return "".join(out)
+
+
+def classification_detail(evaluation: dict[str, Any]) -> str:
+    """Per-class figures and the confusion matrix of each model, for label data."""
+    parts: list[str] = []
+    for side, name in (("base", "Original model"), ("tuned", "Fine-tuned model")):
+        scores = (evaluation.get(side) or {}).get("classification")
+        if not isinstance(scores, dict):
+            continue
+        per_class = [item for item in scores.get("per_class", []) if isinstance(item, dict)]
+        matrix = scores.get("confusion_matrix") or {}
+        parts.append(f"<h3>{escape(name)}: each class</h3>")
+        parts.append(
+            table(
+                ("Class", "Precision", "Recall", "F1", "Examples"),
+                [
+                    (
+                        escape(item.get("label", "")),
+                        format_number(item.get("precision")),
+                        format_number(item.get("recall")),
+                        format_number(item.get("f1")),
+                        escape(item.get("support", "")),
+                    )
+                    for item in per_class
+                ],
+            )
+        )
+        rows, columns = matrix.get("rows", []), matrix.get("columns", [])
+        counts = matrix.get("counts", [])
+        if rows and columns and len(counts) == len(rows):
+            parts.append(
+                explain(
+                    "Confusion matrix: each row is the true class, each column the class "
+                    "the model gave; the diagonal holds the right answers."
+                )
+            )
+            parts.append(
+                table(
+                    ("true class / given", *(str(column) for column in columns)),
+                    [
+                        (f"<b>{escape(row)}</b>", *(escape(count) for count in line))
+                        for row, line in zip(rows, counts, strict=False)
+                    ],
+                )
+            )
+    return "".join(parts)
 
 
 def examples_section(evaluation: dict[str, Any] | None) -> str:

@@ -214,3 +214,18 @@ def test_the_probe_and_review_shapes_their_modules_write_are_reported() -> None:
     assert "Reviewed by Lee" in text
     assert "Question 2, fine-tuned better: Crisper" in text
     assert "Pairs of identical answers, counted as ties without asking: 1" in text
+
+
+def test_label_data_gets_per_class_figures_and_a_confusion_matrix() -> None:
+    from desktop_app.engine.eval_metrics import classification_metrics
+
+    predictions = ["billing", "claims", "claims", "billing", "fraud"]
+    labels = ["billing", "claims", "billing", "billing", "claims"]
+    tuned = classification_metrics(predictions, labels).to_json()
+    evaluation = {"base": {"loss": 2.0}, "tuned": {"loss": 1.0, "classification": tuned}}
+    text = _text(build_report_html(_manifest(), ROWS, evaluation, None, None, None, {}))
+    assert "Fine-tuned model: each class" in text
+    assert "Confusion matrix" in text
+    # Rows are true classes: billing was given as billing twice and as claims once.
+    assert re.search(r"billing\s+2\s+1\s+0", text), text
+    assert re.search(r"claims\s+0\s+1\s+1", text), text
