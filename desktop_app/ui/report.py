@@ -30,6 +30,7 @@ from PySide6.QtGui import (
     QPen,
     QTextDocument,
 )
+from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.report_html import build_report_html
@@ -52,15 +53,20 @@ _VALIDATION_COLOUR = "#d62728"
 _PDF_DPI = 96
 _PAGE_MARGINS_MM = QMarginsF(16, 16, 16, 14)
 
-_application: QGuiApplication | None = None
+_application: QApplication | None = None
 
 
 def _ensure_gui_application() -> None:
-    """Fonts and painting need a QGuiApplication; make one if the caller has none."""
+    """Fonts and painting need a QGuiApplication; make one if the caller has none.
+
+    A QApplication (a QGuiApplication that can also hold widgets), so that the same
+    process can still open windows afterwards: with a bare QGuiApplication, the first
+    QWidget aborts the process.
+    """
     global _application
     if QGuiApplication.instance() is None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        _application = QGuiApplication(["enclave-report"])
+        _application = QApplication(["enclave-report"])
 
 
 def _series(rows: list[dict[str, Any]], event: str, key: str) -> list[tuple[float, float]]:
