@@ -111,3 +111,64 @@ def start_job(
     background = BackgroundJob(thread, worker)
     thread.start()
     return background
+
+
+class JobRunner(QObject):
+    """At most one background job at a time for a panel: start, cancel, wait, clean up.
+
+    Args:
+        parent: The panel (a GUI-thread object); the runner's slots run in its thread.
+        name: The thread's objectName.
+        on_idle: Called (in the GUI thread) once a job's thread has ended.
+    """
+
+    def __init__(self, parent: QObject, name: str, on_idle: Callable[[], None]) -> None:
+        super().__init__(parent)
+        self._name = name
+        self._on_idle = on_idle
+        self.job: BackgroundJob | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.job is not None and self.job.cancel_requested
+
+    def start(
+        self,
+        job: Job,
+        describe_failure: Callable[[BaseException], str],
+        connect: Callable[[JobWorker], None],
+    ) -> bool:
+        """Start ``job``; False when one is still running."""
+        if self.job is not None:
+            return False
+
+        def wire(worker: JobWorker) -> None:
+            connect(worker)
+            worker.finished.connect(self._on_finished)
+
+        self.job = start_job(self, job, describe_failure, wire, self._name)
+        return True
+
+    def cancel(self) -> None:
+        """Ask the running job to stop (returns at once)."""
+        if self.job is not None:
+            self.job.cancel()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop the running job and wait for its thread; True when none is left."""
+        if self.job is None:
+            return True
+        self.job.cancel()
+        return self.job.wait(timeout_ms)
+
+    @Slot()
+    def _on_finished(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job.thread.wait()  # finished is emitted just before the thread really ends
+            job.thread.deleteLater()
+        self._on_idle()

@@ -27,7 +27,7 @@ from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import StageChanged
 from desktop_app.engine.generation import FinishedRun
 from desktop_app.engine.memorisation import MemorisationResult, probe_memorisation
-from desktop_app.ui.job_worker import BackgroundJob, JobWorker, start_job
+from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.report import PROBE_FILE, write_report
 from desktop_app.ui.widgets.error_dialog import show_error
@@ -63,7 +63,7 @@ class ProbePanel(QWidget):
         super().__init__(parent)
         self.setObjectName("probePanel")
         self.run: FinishedRun | None = None
-        self._job: BackgroundJob | None = None
+        self._runner = JobRunner(self, "probeThread", self._update_controls)
         intro = QLabel(
             "Does the fine-tuned model give back what it was trained on? The probe starts "
             "the model on each trained record that held personal data and checks whether "
@@ -105,10 +105,10 @@ class ProbePanel(QWidget):
         self._update_controls()
 
     def is_busy(self) -> bool:
-        return self._job is not None
+        return self._runner.busy
 
     def start(self) -> bool:
-        if self.run is None or self._job is not None:
+        if self.run is None or self._runner.busy:
             return False
         run_dir = self.run.run_dir
 
@@ -116,26 +116,22 @@ class ProbePanel(QWidget):
             return probe_memorisation(run_dir, stop_event=stop, reporter=reporter)
 
         self.result_view.setPlainText("Starting…")
-        self._job = start_job(self, job, plain_message, self._connect, "probeThread")
+        self._runner.start(job, plain_message, self._connect)
         self._update_controls()
         return True
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self._runner.busy:
+            self._runner.cancel()
             self._update_controls()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        if self._job is None:
-            return True
-        self._job.cancel()
-        return self._job.wait(timeout_ms)
+        return self._runner.shutdown(timeout_ms)
 
     def _connect(self, worker: JobWorker) -> None:
         worker.event_reported.connect(self._on_event_reported)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(self._on_finished)
 
     @Slot(object)
     def _on_event_reported(self, event: object) -> None:
@@ -160,18 +156,10 @@ class ProbePanel(QWidget):
         self.result_view.setPlainText("The probe stopped on an error.")
         show_error(self, message, details)
 
-    @Slot()
-    def _on_finished(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            job.thread.wait()
-            job.thread.deleteLater()
-        self._update_controls()
-
     def _update_controls(self) -> None:
-        running = self._job is not None
+        running = self._runner.busy
         self.probe_button.setEnabled(self.run is not None and not running)
-        self.stop_button.setEnabled(running and not self._job.cancel_requested)  # type: ignore[union-attr]
+        self.stop_button.setEnabled(running and not self._runner.cancel_requested)
         self.busy.setVisible(running)
 
 

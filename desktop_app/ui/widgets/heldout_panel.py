@@ -28,7 +28,7 @@ from desktop_app.core.events import StageChanged
 from desktop_app.data.readers import supported_extensions
 from desktop_app.engine.evaluation import ComparedExample, EvaluationResult, evaluate_run
 from desktop_app.engine.generation import FinishedRun, GenerationSettings
-from desktop_app.ui.job_worker import BackgroundJob, JobWorker, start_job
+from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.widgets.error_dialog import show_error
 from desktop_app.ui.widgets.rows_model import RowsModel
@@ -80,7 +80,7 @@ class HeldOutPanel(QWidget):
         self.setObjectName("heldOutPanel")
         self.run: FinishedRun | None = None
         self.result: EvaluationResult | None = None
-        self._job: BackgroundJob | None = None
+        self._runner = JobRunner(self, "evaluationThread", self._update_controls)
         self._examples: list[tuple[str, str, str, str, str]] = []
 
         self.compare_button = QPushButton("&Compare on held-out data")
@@ -182,11 +182,11 @@ class HeldOutPanel(QWidget):
         self._update_controls()
 
     def is_busy(self) -> bool:
-        return self._job is not None
+        return self._runner.busy
 
     def compare(self) -> bool:
         """Start the comparison; False when there is no finished run or one is running."""
-        if self.run is None or self._job is not None:
+        if self.run is None or self._runner.busy:
             return False
         run_dir = self.run.run_dir
         data_file = self.data_edit.text().strip() or None
@@ -206,29 +206,25 @@ class HeldOutPanel(QWidget):
                 on_example=reporter.report,
             )
 
-        self._job = start_job(self, job, plain_message, self._connect, "evaluationThread")
+        self._runner.start(job, plain_message, self._connect)
         self.status_label.setText("Starting…")
         self._update_controls()
         return True
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self._runner.busy:
+            self._runner.cancel()
             self.status_label.setText("Stopping after the current answers…")
             self._update_controls()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop and wait for the thread (before the window closes)."""
-        if self._job is None:
-            return True
-        self._job.cancel()
-        return self._job.wait(timeout_ms)
+        return self._runner.shutdown(timeout_ms)
 
     def _connect(self, worker: JobWorker) -> None:
         worker.event_reported.connect(self._on_event_reported)
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(self._on_finished)
 
     # -- worker signals -----------------------------------------------------------------
 
@@ -264,14 +260,6 @@ class HeldOutPanel(QWidget):
         self.status_label.setText("The comparison stopped on an error.")
         show_error(self, message, details)
 
-    @Slot()
-    def _on_finished(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            job.thread.wait()
-            job.thread.deleteLater()
-        self._update_controls()
-
     def _show_scores(self, result: dict[str, Any]) -> None:
         rows = scores_rows(result)
         self.scores_table.setRowCount(len(rows))
@@ -281,10 +269,10 @@ class HeldOutPanel(QWidget):
         self.scores_table.resizeColumnsToContents()
 
     def _update_controls(self) -> None:
-        running = self._job is not None
+        running = self._runner.busy
         usable = self.run is not None
         self.compare_button.setEnabled(usable and not running)
-        self.stop_button.setEnabled(running and not self._job.cancel_requested)  # type: ignore[union-attr]
+        self.stop_button.setEnabled(running and not self._runner.cancel_requested)
         for widget in (self.examples_spin, self.data_edit, self.data_button):
             widget.setEnabled(usable and not running)
         self.busy.setVisible(running)

@@ -27,7 +27,7 @@ from desktop_app.engine.generation import (
     GenerationSettings,
     load_comparison,
 )
-from desktop_app.ui.job_worker import BackgroundJob, JobWorker, start_job
+from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import LoadedModels, plain_message
 from desktop_app.ui.widgets.error_dialog import show_error
 
@@ -62,7 +62,7 @@ class PlaygroundPanel(QWidget):
         self._models_in_use = models_in_use
         self.run: FinishedRun | None = None
         self.conversation: list[dict[str, str]] = []
-        self._job: BackgroundJob | None = None
+        self._runner = JobRunner(self, "playgroundThread", self._update_controls)
 
         self.transcript = QTextBrowser()
         self.transcript.setObjectName("playgroundTranscript")
@@ -163,12 +163,12 @@ class PlaygroundPanel(QWidget):
         )
 
     def is_busy(self) -> bool:
-        return self._job is not None
+        return self._runner.busy
 
     def send(self) -> bool:
         """Send the message box's text; False when there is nothing to send or no run."""
         text = self.message_input.toPlainText().strip()
-        if self.run is None or self._job is not None or not text:
+        if self.run is None or self._runner.busy or not text:
             return False
         if self._models_in_use():
             self.status_label.setText("The models are answering elsewhere; try again shortly.")
@@ -187,30 +187,26 @@ class PlaygroundPanel(QWidget):
             return comparison.answer("tuned", conversation, settings, stop)
 
         self.status_label.setText("The fine-tuned model is replying…")
-        self._job = start_job(self, job, plain_message, self._connect, "playgroundThread")
+        self._runner.start(job, plain_message, self._connect)
         self._update_controls()
         return True
 
     def cancel(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self._runner.busy:
+            self._runner.cancel()
             self._update_controls()
 
     def clear(self) -> None:
-        if self._job is None:
+        if not self._runner.busy:
             self.conversation = []
             self.transcript.clear()
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        if self._job is None:
-            return True
-        self._job.cancel()
-        return self._job.wait(timeout_ms)
+        return self._runner.shutdown(timeout_ms)
 
     def _connect(self, worker: JobWorker) -> None:
         worker.succeeded.connect(self._on_succeeded)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(self._on_finished)
 
     @Slot(object)
     def _on_succeeded(self, answer: Answer) -> None:
@@ -226,14 +222,6 @@ class PlaygroundPanel(QWidget):
         self.status_label.setText("The model could not reply.")
         show_error(self, message, details)
 
-    @Slot()
-    def _on_finished(self) -> None:
-        job, self._job = self._job, None
-        if job is not None:
-            job.thread.wait()
-            job.thread.deleteLater()
-        self._update_controls()
-
     def _show_conversation(self) -> None:
         parts = []
         for turn in self.conversation:
@@ -243,7 +231,7 @@ class PlaygroundPanel(QWidget):
         self.transcript.setHtml("".join(parts))
 
     def _update_controls(self) -> None:
-        running = self._job is not None
+        running = self._runner.busy
         usable = self.run is not None
         self.send_button.setEnabled(usable and not running)
         self.message_input.setEnabled(usable)
