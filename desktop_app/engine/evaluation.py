@@ -34,13 +34,13 @@ from desktop_app.engine.eval_metrics import (
     classification_metrics,
     generation_metrics,
 )
+from desktop_app.engine.finished_run import open_finished_run
 from desktop_app.engine.generation import (
     Comparison,
     GenerationSettings,
     Side,
     free_model_memory,
     load_comparison,
-    open_finished_run,
 )
 from desktop_app.engine.held_out import HeldOutData, LossResult, answer_loss, held_out_records
 from desktop_app.engine.sft_data import encode_records, encoding_warnings

@@ -11,8 +11,7 @@ import gc
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,10 +25,16 @@ from transformers import (
 )
 
 from desktop_app.core.config import RunConfig
-from desktop_app.core.errors import ConfigError, ModelError, UserInputError
+from desktop_app.core.errors import ConfigError, ModelError
 from desktop_app.core.run_folder import RunFolder
 from desktop_app.engine import quiet_library_output
 from desktop_app.engine.builders import quantization_config
+from desktop_app.engine.finished_run import (
+    ADAPTER_METHODS,
+    FinishedRun,
+    PromptStyle,
+    open_finished_run,
+)
 from desktop_app.engine.loading import load_tokenizer
 from desktop_app.engine.model_files import (
     model_weight_files,
@@ -37,9 +42,6 @@ from desktop_app.engine.model_files import (
     resolve_model_source,
 )
 
-#: ``chat``: prompts go through the chat template, as conversations were trained;
-#: ``plain``: the prompt is raw text, as plain-text (``text`` format) runs were trained.
-PromptStyle = Literal["chat", "plain"]
 #: A question, or a conversation so far (``role``/``content`` dicts) ending on a user turn.
 Prompt = str | Sequence[Mapping[str, str]]
 #: Which of the two models answers.
@@ -47,8 +49,6 @@ Side = Literal["base", "tuned"]
 #: ``end``: the model ended its answer; ``length``: max_new_tokens was reached;
 #: ``cancelled``: the stop event was set.
 FinishReason = Literal["end", "length", "cancelled"]
-
-_ADAPTER_METHODS = ("lora", "qlora")
 
 
 @dataclass(frozen=True)
@@ -86,114 +86,6 @@ class Answer:
     text: str
     new_tokens: int
     finish_reason: FinishReason
-
-
-@dataclass(frozen=True)
-class FinishedRun:
-    """What a finished run folder holds, read from its manifest: the method, the base
-    model as configured, the trained adapter (``adapter/``) or model (``model/``), the
-    final metrics (steps, train_loss; eval_loss and eval_perplexity with validation
-    data), start and end times (ISO 8601, UTC) and the example counts, if recorded."""
-
-    run_dir: Path
-    method: str
-    base_model: str
-    output_path: Path
-    metrics: dict[str, float] = field(default_factory=dict)
-    started_at: str | None = None
-    finished_at: str | None = None
-    prompt_style: PromptStyle = "chat"
-    train_records: int | None = None
-    validation_records: int | None = None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        """Seconds from start to finish (loading and saving included), if recorded."""
-        if not self.started_at or not self.finished_at:
-            return None
-        try:
-            started = datetime.fromisoformat(self.started_at)
-            finished = datetime.fromisoformat(self.finished_at)
-        except ValueError:
-            return None
-        return max((finished - started).total_seconds(), 0.0)
-
-
-def open_finished_run(path: str | Path) -> FinishedRun:
-    """Read a finished run from its folder (or from its ``adapter``/``model`` folder).
-
-    Raises:
-        UserInputError: the folder is not a run folder, the run did not finish, or its
-            trained model is missing.
-    """
-    given = Path(path)
-    if not (given / "manifest.json").is_file() and (given.parent / "manifest.json").is_file():
-        given = given.parent  # the adapter/ or model/ folder was given
-    folder = RunFolder.open(given)
-    try:
-        manifest = folder.read_manifest()
-    except (OSError, ValueError) as error:
-        raise UserInputError(
-            f"The record of the run in {folder.path} cannot be read ({error}).",
-            "The file manifest.json may be damaged; train the model again.",
-        ) from None
-    status = manifest.get("status")
-    if status != "finished":
-        raise UserInputError(
-            f"The run in {folder.path} did not finish (its state is '{status or 'unknown'}'), "
-            "so it has no trained model to try.",
-            "Finish the run (resume it on the Train step) or train again.",
-        )
-    method = str(manifest.get("method", ""))
-    output = folder.adapter_dir if method in _ADAPTER_METHODS else folder.model_dir
-    if not output.is_dir() or not any(output.glob("*.safetensors")):
-        raise UserInputError(
-            f"The trained model of the run in {folder.path} is missing: {output} has no "
-            ".safetensors file.",
-            "Copy the whole run folder back, or train the model again.",
-        )
-    split = manifest.get("data", {}).get("split", {})
-    return FinishedRun(
-        run_dir=folder.path,
-        method=method,
-        base_model=str(manifest.get("model", {}).get("path", "")),
-        output_path=output,
-        metrics={
-            k: float(v) for k, v in manifest.get("final_metrics", {}).items() if v is not None
-        },
-        started_at=manifest.get("started_at"),
-        finished_at=manifest.get("finished_at"),
-        prompt_style=_prompt_style(manifest),
-        train_records=split.get("train_records"),
-        validation_records=split.get("validation_records"),
-    )
-
-
-def _prompt_style(manifest: dict[str, Any]) -> PromptStyle:
-    formats = {
-        entry.get("format")
-        for entry in manifest.get("data", {}).get("files", [])
-        if entry.get("role") == "train"
-    }
-    return "plain" if formats == {"text"} else "chat"
-
-
-def latest_finished_run(output_dir: str | Path) -> FinishedRun | None:
-    """The most recently finished run under ``output_dir`` (config ``output.dir``), or
-    None when there is none. Folders that cannot be read are passed over."""
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    found: list[tuple[str, str, FinishedRun]] = []
-    for child in root.iterdir():
-        if not (child / "manifest.json").is_file():
-            continue
-        try:
-            run = open_finished_run(child)
-        except (UserInputError, OSError, ValueError, AttributeError):
-            continue
-        found.append((run.finished_at or "", child.name, run))
-    return max(found, key=lambda item: item[:2])[2] if found else None
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -322,7 +214,7 @@ def load_comparison(run: FinishedRun | str | Path, *, device: str | None = None)
     base_folder = _base_model_folder(run)
     tokenizer, _ = load_tokenizer(run.output_path)
     base = _load_causal_model(base_folder, device, dtype, _quantization(run, dtype, device))
-    if run.method in _ADAPTER_METHODS:
+    if run.method in ADAPTER_METHODS:
         tuned = PeftModel.from_pretrained(base, str(run.output_path), is_trainable=False)
         return Comparison(run, tokenizer, tuned.eval())
     tuned = _load_causal_model(run.output_path, device, dtype, None)
@@ -414,35 +306,7 @@ def generate(
         stop_event: Set it (from any thread) to stop after the current token.
         style: ``chat`` to use the chat template, ``plain`` for plain-text runs.
     """
-    settings = settings or GenerationSettings()
-    stop_event = stop_event or threading.Event()
-    if stop_event.is_set():
-        return Answer("", 0, "cancelled")
-    encoded = tokenizer(
-        render_prompt(tokenizer, prompt, style), return_tensors="pt", add_special_tokens=False
-    )
-    device = next(model.parameters()).device
-    input_ids = encoded["input_ids"].to(device)
-    ends = _end_token_ids(tokenizer, model)
-    model.eval()
-    if settings.sample:
-        torch.manual_seed(settings.seed)
-    with torch.inference_mode():
-        output = model.generate(
-            input_ids=input_ids,
-            attention_mask=encoded["attention_mask"].to(device),
-            generation_config=_generation_config(settings, tokenizer, ends),
-            stopping_criteria=StoppingCriteriaList([StopOnEvent(stop_event)]),
-        )
-    new_ids: list[int] = output[0, input_ids.shape[1] :].tolist()
-    reason: FinishReason = "length"
-    if new_ids and new_ids[-1] in ends:
-        reason = "end"
-        new_ids = new_ids[:-1]
-    elif stop_event.is_set():
-        reason = "cancelled"
-    text = tokenizer.decode(new_ids, skip_special_tokens=True)
-    return Answer(str(text), len(new_ids), reason)
+    return generate_batch(model, tokenizer, [prompt], settings, stop_event, style=style)[0]
 
 
 def generate_batch(

@@ -36,15 +36,14 @@ from desktop_app.core.run_folder import PSEUDONYM_SALT, RunFolder
 from desktop_app.data.pii import canonical_value, mask_value, scan_text
 from desktop_app.data.records import TrainingRecord
 from desktop_app.data.sources import load_mix
+from desktop_app.engine.finished_run import FinishedRun, open_finished_run
 from desktop_app.engine.generation import (
     Comparison,
-    FinishedRun,
     GenerationSettings,
     Side,
     free_model_memory,
     generate,
     load_comparison,
-    open_finished_run,
 )
 from desktop_app.engine.training_data import prepare_training_data, training_files
 

@@ -16,14 +16,12 @@ from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import ConfigError, UserInputError
 from desktop_app.core.events import ListReporter
 from desktop_app.data.records import Message, TrainingRecord
+from desktop_app.engine.finished_run import FinishedRun, latest_finished_run, open_finished_run
 from desktop_app.engine.generation import (
     Comparison,
-    FinishedRun,
     GenerationSettings,
     generate,
-    latest_finished_run,
     load_comparison,
-    open_finished_run,
     render_prompt,
 )
 from desktop_app.engine.loading import load_tokenizer

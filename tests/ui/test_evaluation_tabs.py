@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QWidget
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.events import ListReporter
-from desktop_app.engine.generation import open_finished_run
+from desktop_app.engine.finished_run import open_finished_run
 from desktop_app.engine.train import run_training
 from desktop_app.ui.pages.evaluate_page import EvaluatePage
 

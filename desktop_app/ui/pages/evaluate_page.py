@@ -25,13 +25,8 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import EnclaveError
-from desktop_app.engine.generation import (
-    Answer,
-    FinishedRun,
-    GenerationSettings,
-    latest_finished_run,
-    open_finished_run,
-)
+from desktop_app.engine.finished_run import FinishedRun, latest_finished_run, open_finished_run
+from desktop_app.engine.generation import Answer, GenerationSettings
 from desktop_app.engine.train import TrainResult
 from desktop_app.ui.pages.base import WizardPage
 from desktop_app.ui.pages.evaluate_worker import SIDES, AnswerWorker, LoadedModels

@@ -9,9 +9,9 @@ import traceback
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core.errors import EnclaveError
+from desktop_app.engine.finished_run import FinishedRun
 from desktop_app.engine.generation import (
     Comparison,
-    FinishedRun,
     GenerationSettings,
     Side,
     free_model_memory,

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.review import BlindReview, ReviewItem, find_review
 from desktop_app.engine.evaluation import EvaluationResult
-from desktop_app.engine.generation import FinishedRun
+from desktop_app.engine.finished_run import FinishedRun
 from desktop_app.ui.pages.evaluate_worker import LoadedModels
 from desktop_app.ui.report import EVALUATION_FILE, PROBE_FILE
 from desktop_app.ui.widgets.blind_review import BlindReviewWidget

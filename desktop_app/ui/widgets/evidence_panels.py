@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import StageChanged
-from desktop_app.engine.generation import FinishedRun
+from desktop_app.engine.finished_run import FinishedRun
 from desktop_app.engine.memorisation import MemorisationResult, probe_memorisation
 from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import plain_message

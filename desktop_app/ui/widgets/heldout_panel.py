@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from desktop_app.core.events import StageChanged
 from desktop_app.data.readers import supported_extensions
 from desktop_app.engine.evaluation import ComparedExample, EvaluationResult, evaluate_run
-from desktop_app.engine.generation import FinishedRun, GenerationSettings
+from desktop_app.engine.finished_run import FinishedRun
+from desktop_app.engine.generation import GenerationSettings
 from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.widgets.error_dialog import show_error

@@ -21,12 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.engine.generation import (
-    Answer,
-    FinishedRun,
-    GenerationSettings,
-    load_comparison,
-)
+from desktop_app.engine.finished_run import FinishedRun
+from desktop_app.engine.generation import Answer, GenerationSettings, load_comparison
 from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import LoadedModels, plain_message
 from desktop_app.ui.widgets.error_dialog import show_error
