@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtWidgets import QProgressBar
 
 from desktop_app.core.errors import EnclaveError
 from desktop_app.core.events import Event
@@ -172,3 +173,13 @@ class JobRunner(QObject):
             job.thread.wait()  # finished is emitted just before the thread really ends
             job.thread.deleteLater()
         self._on_idle()
+
+
+def busy_bar(name: str) -> QProgressBar:
+    """A thin bar that moves without a known end, shown while a job runs."""
+    bar = QProgressBar()
+    bar.setObjectName(name)
+    bar.setRange(0, 0)
+    bar.setMaximumHeight(12)
+    bar.setTextVisible(False)
+    return bar

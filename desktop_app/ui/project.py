@@ -22,6 +22,7 @@ from desktop_app.core.config import DEMO_MODEL, RunConfig
 from desktop_app.core.config_io import config_from_dict, config_to_dict
 from desktop_app.core.errors import ConfigError, UserInputError
 from desktop_app.core.paths import APP_NAME, enclave_home
+from desktop_app.core.run_folder import write_json_atomic
 
 PROJECT_FORMAT = 1
 PROJECT_SUFFIX = ".enclave.json"
@@ -233,6 +234,4 @@ def _read_json(path: Path) -> Any:
 
 def _write_json(path: Path, raw: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_json_atomic(path, raw)

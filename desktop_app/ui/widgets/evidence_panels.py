@@ -4,8 +4,6 @@ with the reviewer's decision."""
 from __future__ import annotations
 
 import datetime
-import json
-import os
 import threading
 from pathlib import Path
 
@@ -17,7 +15,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -25,9 +22,10 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import StageChanged
+from desktop_app.core.run_folder import write_json_atomic
 from desktop_app.engine.finished_run import FinishedRun
 from desktop_app.engine.memorisation import MemorisationResult, probe_memorisation
-from desktop_app.ui.job_worker import JobRunner, JobWorker
+from desktop_app.ui.job_worker import JobRunner, JobWorker, busy_bar
 from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.report import PROBE_FILE, write_report
 from desktop_app.ui.widgets.error_dialog import show_error
@@ -38,19 +36,8 @@ DECISIONS = ("approved", "needs changes", "rejected")
 def save_probe_result(run_dir: Path, result: MemorisationResult) -> Path:
     """Write the probe's result to ``<run_dir>/memorisation.json`` atomically."""
     target = run_dir / PROBE_FILE
-    temporary = target.with_name(f".{target.name}.partial")
-    temporary.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
-    os.replace(temporary, target)
+    write_json_atomic(target, result.to_json())
     return target
-
-
-def _busy_bar(name: str) -> QProgressBar:
-    bar = QProgressBar()
-    bar.setObjectName(name)
-    bar.setRange(0, 0)
-    bar.setMaximumHeight(12)
-    bar.setTextVisible(False)
-    return bar
 
 
 class ProbePanel(QWidget):
@@ -81,7 +68,7 @@ class ProbePanel(QWidget):
         self.stop_button.setObjectName("stopProbeButton")
         self.stop_button.setToolTip("Stop after the current record; the counts so far are shown.")
         self.stop_button.clicked.connect(self.cancel)
-        self.busy = _busy_bar("probeBusy")
+        self.busy = busy_bar("probeBusy")
         self.result_view = QPlainTextEdit()
         self.result_view.setObjectName("probeResult")
         self.result_view.setReadOnly(True)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -29,7 +28,7 @@ from desktop_app.data.readers import supported_extensions
 from desktop_app.engine.evaluation import ComparedExample, EvaluationResult, evaluate_run
 from desktop_app.engine.finished_run import FinishedRun
 from desktop_app.engine.generation import GenerationSettings
-from desktop_app.ui.job_worker import JobRunner, JobWorker
+from desktop_app.ui.job_worker import JobRunner, JobWorker, busy_bar
 from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.widgets.error_dialog import show_error
 from desktop_app.ui.widgets.rows_model import RowsModel
@@ -110,11 +109,7 @@ class HeldOutPanel(QWidget):
         self.data_button.setObjectName("chooseHeldOutFile")
         self.data_button.setToolTip("Choose a file of examples the model never saw.")
         self.data_button.clicked.connect(self._on_choose_file)
-        self.busy = QProgressBar()
-        self.busy.setObjectName("compareBusy")
-        self.busy.setRange(0, 0)
-        self.busy.setMaximumHeight(12)
-        self.busy.setTextVisible(False)
+        self.busy = busy_bar("compareBusy")
         self.status_label = QLabel("Compare the base and fine-tuned models on held-out data.")
         self.status_label.setObjectName("compareStatus")
         self.status_label.setWordWrap(True)
