@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.config import RunConfig
+from desktop_app.core.events import ListReporter
+from desktop_app.engine.train import TrainResult, run_training
 from desktop_app.ui import worker
 from desktop_app.ui.widgets import error_dialog
 from desktop_app.ui.widgets.error_dialog import ErrorDialog
@@ -63,24 +65,24 @@ def dialogs_do_not_block(qapp: QApplication) -> Iterator[list[ErrorDialog]]:
             widget.close()
 
 
-@pytest.fixture
-def training_data(tmp_path: Path) -> Path:
+def item_records() -> list[dict[str, str]]:
     """Sixteen short alpaca records."""
-    records = [
+    return [
         {"instruction": f"What is item {index}?", "input": "", "output": f"Item {index} is a box."}
         for index in range(16)
     ]
-    path = tmp_path / "train.jsonl"
+
+
+def write_jsonl(path: Path, records: list[dict[str, str]]) -> Path:
     path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
     return path
 
 
-@pytest.fixture
-def ui_config(tiny_model_dir: Path, training_data: Path, tmp_path: Path) -> RunConfig:
+def quick_lora_config(model_dir: Path, train: Path, output_dir: Path) -> RunConfig:
     """A LoRA run on the tiny model that takes about a tenth of a second per eight steps."""
     config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    config.data.train = str(training_data)
+    config.model.path = str(model_dir)
+    config.data.train = str(train)
     config.data.validation_fraction = 0.25
     config.method.name = "lora"
     hyper = config.hyperparameters
@@ -92,5 +94,33 @@ def ui_config(tiny_model_dir: Path, training_data: Path, tmp_path: Path) -> RunC
     hyper.max_length = 64
     hyper.eval_every_steps = 4
     hyper.save_every_steps = 0
-    config.output.dir = str(tmp_path / "runs")
+    config.output.dir = str(output_dir)
     return config
+
+
+@pytest.fixture
+def training_data(tmp_path: Path) -> Path:
+    """Sixteen short alpaca records."""
+    return write_jsonl(tmp_path / "train.jsonl", item_records())
+
+
+@pytest.fixture
+def ui_config(tiny_model_dir: Path, training_data: Path, tmp_path: Path) -> RunConfig:
+    """A LoRA run on the tiny model that takes about a tenth of a second per eight steps."""
+    return quick_lora_config(tiny_model_dir, training_data, tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def train_finished_run(tiny_model_dir: Path) -> Callable[..., TrainResult]:
+    """Train the quick LoRA run (:func:`quick_lora_config`) into ``folder`` for real and
+    return its finished result; ``records`` replaces the sixteen item records."""
+
+    def train(folder: Path, records: list[dict[str, str]] | None = None) -> TrainResult:
+        data = write_jsonl(folder / "train.jsonl", records or item_records())
+        result = run_training(
+            quick_lora_config(tiny_model_dir, data, folder / "runs"), ListReporter()
+        )
+        assert result.status == "finished" and result.run_dir is not None, result.message
+        return result
+
+    return train

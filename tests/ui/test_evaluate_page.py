@@ -44,28 +44,9 @@ def page(qtbot) -> Iterator[EvaluatePage]:
 
 
 @pytest.fixture(scope="module")
-def trained_once(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+def trained_once(train_finished_run, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     """One finished LoRA run (the ui_config settings), shared by the module's tests."""
-    folder = tmp_path_factory.mktemp("evaluate-run")
-    data = folder / "train.jsonl"
-    records = [
-        {"instruction": f"What is item {index}?", "input": "", "output": f"Item {index} is a box."}
-        for index in range(16)
-    ]
-    data.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    config.data.train = str(data)
-    config.data.validation_fraction = 0.25
-    config.method.name = "lora"
-    hyper = config.hyperparameters
-    hyper.max_steps, hyper.batch_size, hyper.learning_rate = 8, 4, 1e-2
-    hyper.warmup_ratio, hyper.lr_scheduler = 0.0, "constant"
-    hyper.max_length, hyper.eval_every_steps, hyper.save_every_steps = 64, 4, 0
-    config.output.dir = str(folder / "runs")
-    result = run_training(config, ListReporter())
-    assert result.status == "finished", result.message
-    return result
+    return train_finished_run(tmp_path_factory.mktemp("evaluate-run"))
 
 
 @pytest.fixture

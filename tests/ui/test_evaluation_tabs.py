@@ -11,39 +11,21 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QWidget
 
-from desktop_app.core.config import RunConfig
-from desktop_app.core.events import ListReporter
 from desktop_app.engine.finished_run import open_finished_run
-from desktop_app.engine.train import run_training
 from desktop_app.ui.pages.evaluate_page import EvaluatePage
 
 WAIT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run_dir(train_finished_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 8-step LoRA run on the tiny model with an e-mail address in one answer."""
-    folder = tmp_path_factory.mktemp("evidence-run")
     records = [
         {"instruction": f"What is item {index}?", "input": "", "output": f"Item {index} is a box."}
         for index in range(16)
     ]
     records[3]["output"] = "Write to jane.doe@acme-insurance.co.uk for item 3."
-    data = folder / "train.jsonl"
-    data.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    config.data.train = str(data)
-    config.data.validation_fraction = 0.25
-    config.method.name = "lora"
-    hyper = config.hyperparameters
-    hyper.max_steps, hyper.batch_size, hyper.learning_rate = 8, 4, 1e-2
-    hyper.warmup_ratio, hyper.lr_scheduler = 0.0, "constant"
-    hyper.max_length, hyper.eval_every_steps, hyper.save_every_steps = 64, 4, 0
-    config.output.dir = str(folder / "runs")
-    result = run_training(config, ListReporter())
-    assert result.status == "finished" and result.run_dir is not None, result.message
-    return result.run_dir
+    return train_finished_run(tmp_path_factory.mktemp("evidence-run"), records).run_dir
 
 
 @pytest.fixture

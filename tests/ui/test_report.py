@@ -15,12 +15,9 @@ import pypdf
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import UserInputError
-from desktop_app.core.events import ListReporter
 from desktop_app.core.report_markup import format_number
 from desktop_app.core.run_folder import RunFolder
-from desktop_app.engine.train import run_training
 from desktop_app.ui.report import LOSS_IMAGE, draw_loss_curves, write_report
 
 ATTACK = "What is item 3? <script>alert('x')</script>"
@@ -47,28 +44,9 @@ SIGN_OFF = {
 
 
 @pytest.fixture(scope="module")
-def trained_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained_run(train_finished_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One finished eight-step LoRA run on the tiny model, shared by the module."""
-    folder = tmp_path_factory.mktemp("report-run")
-    data = folder / "train.jsonl"
-    records = [
-        {"instruction": f"What is item {index}?", "input": "", "output": f"Item {index} is a box."}
-        for index in range(16)
-    ]
-    data.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    config.data.train = str(data)
-    config.data.validation_fraction = 0.25
-    config.method.name = "lora"
-    hyper = config.hyperparameters
-    hyper.max_steps, hyper.batch_size, hyper.learning_rate = 8, 4, 1e-2
-    hyper.warmup_ratio, hyper.lr_scheduler = 0.0, "constant"
-    hyper.max_length, hyper.eval_every_steps, hyper.save_every_steps = 64, 4, 0
-    config.output.dir = str(folder / "runs")
-    result = run_training(config, ListReporter())
-    assert result.status == "finished" and result.run_dir is not None, result.message
-    return result.run_dir
+    return train_finished_run(tmp_path_factory.mktemp("report-run")).run_dir
 
 
 @pytest.fixture
