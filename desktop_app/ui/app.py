@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QApplication
 from desktop_app.core.paths import APP_NAME
 from desktop_app.ui.main_window import MainWindow, default_pages
 from desktop_app.ui.project import app_settings
-from desktop_app.ui.widgets.live_plot import keep_raster_fills_serial
 
 #: Close the window this many milliseconds after it is shown (tests and screenshots).
 EXIT_AFTER_START_ENV = "ENCLAVE_EXIT_AFTER_START_MS"
@@ -26,7 +25,6 @@ def create_application(argv: list[str]) -> QApplication:
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         return existing
-    keep_raster_fills_serial()  # before the QApplication: see its docstring
     app = QApplication([sys.argv[0] if sys.argv else "enclave", *argv])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
