@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -37,6 +38,19 @@ class LoadedModels:
         """Drop the models and give their memory back."""
         self.comparison = None
         free_model_memory()
+
+    def for_run(self, run: FinishedRun, on_loading: Callable[[], None] | None = None) -> Comparison:
+        """``run``'s models: those already loaded, or loaded now (releasing another run's
+        first). Call it from the one thread using the models; ``on_loading`` is called
+        just before a load."""
+        if self.comparison is not None and self.comparison.run.run_dir == run.run_dir:
+            return self.comparison
+        if self.comparison is not None:
+            self.release()
+        if on_loading is not None:
+            on_loading()
+        self.comparison = load_comparison(run)
+        return self.comparison
 
 
 def plain_message(error: BaseException) -> str:
@@ -83,13 +97,10 @@ class AnswerWorker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            comparison = self.models.comparison
-            if comparison is None or comparison.run.run_dir != self.run_info.run_dir:
-                if comparison is not None:
-                    comparison = None
-                    self.models.release()
-                self.stage_changed.emit("Loading the base model and the fine-tuned model…")
-                self.models.comparison = comparison = load_comparison(self.run_info)
+            comparison = self.models.for_run(
+                self.run_info,
+                lambda: self.stage_changed.emit("Loading the base model and the fine-tuned model…"),
+            )
             for side, name in SIDES.items():
                 if self.stop_event.is_set():
                     break

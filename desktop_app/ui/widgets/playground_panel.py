@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.engine.finished_run import FinishedRun
-from desktop_app.engine.generation import Answer, GenerationSettings, load_comparison
+from desktop_app.engine.generation import Answer, GenerationSettings
 from desktop_app.ui.job_worker import JobRunner, JobWorker
 from desktop_app.ui.pages.evaluate_worker import LoadedModels, plain_message
 from desktop_app.ui.widgets.error_dialog import show_error
@@ -176,11 +176,7 @@ class PlaygroundPanel(QWidget):
         conversation = list(self.conversation)
 
         def job(reporter: JobWorker, stop: threading.Event) -> Answer:
-            comparison = models.comparison
-            if comparison is None or comparison.run.run_dir != run.run_dir:
-                models.release()
-                models.comparison = comparison = load_comparison(run)
-            return comparison.answer("tuned", conversation, settings, stop)
+            return models.for_run(run).answer("tuned", conversation, settings, stop)
 
         self.status_label.setText("The fine-tuned model is replying…")
         self._runner.start(job, plain_message, self._connect)
