@@ -46,7 +46,6 @@ class DataFileState:
     tokens: TokenStats | None = None
     tokens_note: str = ""
     error: str = ""
-    error_details: str = ""
     busy: bool = False
 
     @property
@@ -76,7 +75,7 @@ class DataFileReader(QObject):
                 del self._states[request_id]
         state.request = request
         state.report = state.preview = state.tokens = None
-        state.error = state.error_details = state.tokens_note = ""
+        state.error = state.tokens_note = ""
         state.busy = True
         self._counter += 1
         request_id = self._counter
@@ -130,8 +129,8 @@ class DataFileReader(QObject):
     def _on_tokens_skipped(self, request_id: int, note: str) -> None:
         self._update(request_id, tokens_note=note)
 
-    def _on_failed(self, request_id: int, message: str, details: str) -> None:
-        self._update(request_id, error=message, error_details=details)
+    def _on_failed(self, request_id: int, message: str, _details: str) -> None:
+        self._update(request_id, error=message)
 
     def _on_thread_finished(self) -> None:
         sender = self.sender()

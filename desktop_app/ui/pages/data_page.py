@@ -65,7 +65,7 @@ class DataPage(WizardPage):
             "with the weight you give them. Drop files here to add them."
         )
         self.file_list.setMaximumHeight(110)
-        self.file_list.currentRowChanged.connect(self._on_file_selected)
+        self.file_list.currentRowChanged.connect(self._show_selected)
         self.add_button = QPushButton("&Add files…")
         self.add_button.setObjectName("addDataFilesButton")
         self.add_button.setToolTip(
@@ -290,9 +290,6 @@ class DataPage(WizardPage):
             select = 0
         self.file_list.setCurrentRow(min(select, len(self.files) - 1))
         self.file_list.blockSignals(False)
-        self._on_file_selected(self.file_list.currentRow())
-
-    def _on_file_selected(self, _row: int) -> None:
         self._show_selected()
 
     def _on_weight_changed(self, value: float) -> None:
@@ -361,7 +358,7 @@ class DataPage(WizardPage):
 
     # -- showing -----------------------------------------------------------------------
 
-    def _show_selected(self) -> None:
+    def _show_selected(self, _row: int = -1) -> None:
         state = self.selected()
         self.remove_button.setEnabled(state is not None)
         is_extra = state is not None and self.files.index(state) > 0
