@@ -72,10 +72,10 @@ def _run(qtbot, config: RunConfig, resume_dir: Path | None = None, **recorder_op
         setattr(recorder, name, value)
     session = start_training(None, config, resume_dir, connect=recorder.connect)
     recorder.session = session
-    with qtbot.waitSignal(session.worker.finished, timeout=TIMEOUT_MS):
-        pass
+    # Not waitSignal(session.worker.finished): connected only now, it would miss a run
+    # that failed within milliseconds. The recorder was connected before the start.
+    qtbot.waitUntil(lambda: recorder.finished_count == 1, timeout=TIMEOUT_MS)
     assert session.wait(TIMEOUT_MS)
-    qtbot.waitUntil(lambda: recorder.finished_count == 1, timeout=5_000)
     assert session not in live_sessions()
     return recorder
 
