@@ -47,6 +47,7 @@ from desktop_app.engine.callbacks import ReporterCallback
 from desktop_app.engine.hardware import probe_hardware
 from desktop_app.engine.loading import load_for_training
 from desktop_app.engine.model_files import ModelSource, prepare_model_folder, resolve_model_source
+from desktop_app.engine.run_audit import AuditReporter, audit_run_inputs
 from desktop_app.engine.run_record import (
     check_inputs_unchanged,
     check_resumable,
@@ -216,7 +217,8 @@ def run_training(
             data_files=inputs.data.files,
             data_record=inputs.data.record,
         )
-    events = TeeReporter(RunLogReporter(folder), reporter)
+    audit = AuditReporter(folder)
+    events = TeeReporter(RunLogReporter(folder), audit, reporter)
     for note in inputs.data.notes:
         events.report(WarningRaised(note))
     personal = personal_data_warning(inputs.data.record)
@@ -230,6 +232,7 @@ def run_training(
             )
         )
     try:
+        audit_run_inputs(folder, inputs.data.record, resumed=manifest is not None)
         result, model = _train(inputs, folder, events, stop_event, checkpoint)
     except UserInputError as error:
         events.report(RunFailed(str(folder.path), error.user_message()))
@@ -243,6 +246,8 @@ def run_training(
         events.report(RunFailed(str(folder.path), message, traceback.format_exc()))
         finish_run_record(folder, "failed", {})
         return TrainResult("failed", folder.path, message=message)
+    if audit.failure is not None:
+        events.report(WarningRaised(f"{audit.failure.user_message()} The run's own record is kept."))
     if keep_model:
         result.model = model
     return result
