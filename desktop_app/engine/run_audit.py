@@ -68,7 +68,9 @@ def audit_run_inputs(
         run=run,
     )
     excluded = [
-        {"file": entry["path"], **item} for entry in data_record["files"] for item in entry["excluded"]
+        {"file": entry["path"], **item}
+        for entry in data_record["files"]
+        for item in entry["excluded"]
     ]
     if excluded:
         record(

@@ -247,7 +247,9 @@ def run_training(
         finish_run_record(folder, "failed", {})
         return TrainResult("failed", folder.path, message=message)
     if audit.failure is not None:
-        events.report(WarningRaised(f"{audit.failure.user_message()} The run's own record is kept."))
+        events.report(
+            WarningRaised(f"{audit.failure.user_message()} The run's own record is kept.")
+        )
     if keep_model:
         result.model = model
     return result

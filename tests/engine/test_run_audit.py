@@ -23,7 +23,9 @@ def test_a_finished_run_records_its_data_decisions_start_and_end(
     tiny_config: RunConfig, memorisable_data: Path, enclave_home: Path
 ):
     with open(memorisable_data, "a", encoding="utf-8") as handle:
-        handle.write('{"instruction": "Mail jane.doe@northbank.co.uk?", "input": "", "output": "Yes."}\n')
+        handle.write(
+            '{"instruction": "Mail jane.doe@northbank.co.uk?", "input": "", "output": "Yes."}\n'
+        )
         handle.write('{"instruction": "", "input": "", "output": ""}\n')  # excluded
     tiny_config.data.exclude_invalid = True
     tiny_config.data.pii_redaction = "tags"
