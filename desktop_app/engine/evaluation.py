@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from desktop_app.core.audit import record
 from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Reporter, StageChanged, WarningRaised
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.manifest import utc_now
 from desktop_app.core.run_folder import RunFolder, write_json_atomic
 from desktop_app.engine.answer_comparison import (
@@ -356,5 +358,25 @@ def _evaluate(
     )
     if not cancelled:
         write_json_atomic(run.run_dir / EVALUATION_FILE, result.to_json())
+        _audit_evaluation(result)
     reporter.report(StageChanged("Evaluation cancelled" if cancelled else "Evaluation done"))
     return result
+
+
+def _audit_evaluation(result: EvaluationResult) -> None:
+    """Record a finished evaluation (its headline figures and evaluation.json's hash)."""
+    path = result.run_dir / EVALUATION_FILE
+    record(
+        "evaluation_finished",
+        {
+            "evaluation_file": str(path),
+            "sha256": sha256_file(path),
+            "data_source": result.data.source,
+            "data_files": list(result.data.files),
+            "records": result.data.records,
+            "answered": result.data.answered,
+            "base": {"loss": result.base.loss, "perplexity": result.base.perplexity},
+            "tuned": {"loss": result.tuned.loss, "perplexity": result.tuned.perplexity},
+        },
+        run=result.run_dir,
+    )

@@ -13,10 +13,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from desktop_app.core.audit import AuditLog
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import ListReporter, StageChanged
+from desktop_app.core.hashing import sha256_file
 from desktop_app.data.records import Message, TrainingRecord
 from desktop_app.engine.evaluation import EVALUATION_FILE, ComparedExample, evaluate_run
 from desktop_app.engine.generation import (
@@ -208,7 +210,23 @@ def test_plain_text_is_scored_by_loss_only(lora_run: TrainResult, tmp_path: Path
     assert any("loss and perplexity only" in note for note in result.notes)
 
 
-def test_cancel_stops_after_the_current_batch_and_saves_nothing(lora_run: TrainResult, tmp_path):
+def test_a_finished_evaluation_is_audited(lora_run: TrainResult, tmp_path: Path, enclave_home):
+    text_file = _write_jsonl(tmp_path / "notes.jsonl", [{"text": "The invoice is due soon."}])
+
+    result = evaluate_run(lora_run.run_dir, data_file=text_file, settings=SHORT)
+
+    [entry] = [e for e in AuditLog(enclave_home / "audit").entries() if e["event"] != "app_started"]
+    assert entry["event"] == "evaluation_finished"
+    assert entry["run"] == str(lora_run.run_dir)
+    details = entry["details"]
+    assert details["sha256"] == sha256_file(lora_run.run_dir / EVALUATION_FILE)
+    assert details["data_source"] == "file" and details["data_files"] == [str(text_file)]
+    assert details["tuned"]["loss"] == result.tuned.loss
+
+
+def test_cancel_stops_after_the_current_batch_and_saves_nothing(
+    lora_run: TrainResult, tmp_path: Path, enclave_home: Path
+):
     run_dir = shutil.copytree(lora_run.run_dir, tmp_path / "run")
     (run_dir / EVALUATION_FILE).unlink(missing_ok=True)
     stop = threading.Event()
@@ -224,6 +242,7 @@ def test_cancel_stops_after_the_current_batch_and_saves_nothing(lora_run: TrainR
     assert len(result.examples) == 1 and result.data.records == 4
     assert result.tuned.loss is not None  # measured before the answers
     assert not (run_dir / EVALUATION_FILE).exists()
+    assert not AuditLog(enclave_home / "audit").entries()
 
 
 def test_unusable_runs_are_refused_in_plain_words(lora_run: TrainResult, tmp_path: Path):
