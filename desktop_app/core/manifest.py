@@ -6,12 +6,13 @@ import getpass
 import importlib.metadata
 import platform
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import desktop_app
+from desktop_app.core.errors import UserInputError
 from desktop_app.core.hashing import sha256_file
 
 #: Libraries whose versions decide the numbers a run produces.
@@ -26,6 +27,8 @@ TRACKED_LIBRARIES = (
     "gguf",
     "numpy",
 )
+#: The decisions a reviewer can record at sign-off.
+SIGN_OFF_DECISIONS = ("approved", "needs changes", "rejected")
 
 
 def library_versions() -> dict[str, str | None]:
@@ -61,6 +64,44 @@ def who_and_where() -> dict[str, str]:
     return {"user": user, "host": socket.gethostname(), "os": platform.platform()}
 
 
+def evaluation_summary(evaluation: Mapping[str, Any]) -> dict[str, Any]:
+    """What the manifest keeps of ``evaluation.json``: when, on which records and how,
+    and both models' scores; not the answers themselves."""
+    keep = ("evaluated_at", "status", "data", "settings", "base", "tuned", "notes")
+    return {key: evaluation[key] for key in keep if key in evaluation}
+
+
+def sign_off_record(reviewer: str, decision: str, date: str, notes: str = "") -> dict[str, Any]:
+    """The manifest's ``sign_off``: who decided what, and when it was recorded.
+
+    Args:
+        reviewer: Who reviewed the model.
+        decision: One of :data:`SIGN_OFF_DECISIONS`.
+        date: The date of the decision (ISO 8601).
+        notes: Conditions or reasons, for a later reader.
+
+    Raises:
+        UserInputError: the reviewer is empty or the decision is not one of the choices.
+    """
+    if not reviewer.strip():
+        raise UserInputError(
+            "A sign-off needs the reviewer's name.", "Enter who reviewed the model."
+        )
+    if decision not in SIGN_OFF_DECISIONS:
+        raise UserInputError(
+            f"'{decision}' is not a sign-off decision.",
+            f"Choose one of: {', '.join(SIGN_OFF_DECISIONS)}.",
+        )
+    return {
+        "reviewer": reviewer.strip(),
+        "decision": decision,
+        "date": date,
+        "notes": notes.strip(),
+        "recorded_at": utc_now(),
+        "recorded_by": who_and_where()["user"],
+    }
+
+
 def new_manifest(
     *,
     config: dict[str, Any],
@@ -70,7 +111,11 @@ def new_manifest(
     model: dict[str, Any],
     data_files: Iterable[Path],
 ) -> dict[str, Any]:
-    """The manifest written when a run starts; :func:`finish_manifest` completes it."""
+    """The manifest written when a run starts; :func:`finish_manifest` completes it.
+
+    ``evaluation`` (a summary of evaluation.json) and ``sign_off`` stay None until the
+    run is compared with its base model and signed off.
+    """
     return {
         "enclave_version": desktop_app.__version__,
         "status": "running",
@@ -85,6 +130,8 @@ def new_manifest(
         "hardware": hardware,
         "config": config,
         "final_metrics": {},
+        "evaluation": None,
+        "sign_off": None,
     }
 
 
