@@ -40,7 +40,9 @@ _SEPARATORS = re.compile(r"[\\/]")
 #: Keys whose whole-number values read best after the number ("120 records").
 _COUNTED = {"records", "rows", "entries", "files", "examples", "steps", "findings", "tokens"}
 #: Keys that hold a path: shown by their last part (the file or folder name).
-_PATH_KEYS = ("path", "file", "folder", "dir", "destination", "source", "model", "output")
+_PATH_KEYS = (
+    "path", "file", "folder", "dir", "destination", "source", "model", "output", "checkpoint",
+)  # fmt: skip
 #: Per event type, the details worth reading first; the other keys follow in order.
 _LEADING_KEYS: dict[str, tuple[str, ...]] = {
     "app_started": ("version",),
