@@ -9,6 +9,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.paths import APP_NAME
+from desktop_app.ui.gui_gc import keep_garbage_collection_in_gui_thread
 from desktop_app.ui.main_window import MainWindow, default_pages
 from desktop_app.ui.project import app_settings
 
@@ -19,17 +20,20 @@ EXIT_AFTER_START_ENV = "ENCLAVE_EXIT_AFTER_START_MS"
 def create_application(argv: list[str]) -> QApplication:
     """The QApplication (or the one that exists), named and styled.
 
+    Python's garbage collection then runs in this (the GUI) thread only.
     Qt 6 scales for high-DPI screens by default. Fusion follows the system's light or
     dark colour scheme and looks the same on every platform.
     """
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
+        keep_garbage_collection_in_gui_thread()
         return existing
     app = QApplication([sys.argv[0] if sys.argv else "enclave", *argv])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setStyle("Fusion")
+    keep_garbage_collection_in_gui_thread()
     return app
 
 

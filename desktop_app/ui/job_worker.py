@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QProgressBar
 
 from desktop_app.core.errors import EnclaveError
 from desktop_app.core.events import Event
+from desktop_app.ui.gui_gc import collect_before_worker_starts
 
 #: The job: ``function(reporter, stop_event)`` returning its result (never None).
 Job = Callable[[Any, threading.Event], object]
@@ -110,6 +111,7 @@ def start_job(
     worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     connect(worker)
     background = BackgroundJob(thread, worker)
+    collect_before_worker_starts(thread)  # evaluation jobs free model memory: ui.gui_gc
     thread.start()
     return background
 

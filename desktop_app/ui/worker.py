@@ -10,7 +10,6 @@ loop is busy training, so a queued slot would never run).
 from __future__ import annotations
 
 import errno
-import gc
 import threading
 import time
 import traceback
@@ -24,6 +23,7 @@ from desktop_app.core.config_io import config_from_dict, config_to_dict
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Event, RunFailed, StepMetrics
 from desktop_app.engine.train import run_training
+from desktop_app.ui.gui_gc import collect_before_worker_starts
 
 #: At most this many StepMetrics signals per second reach the GUI thread.
 STEP_EVENTS_PER_SECOND = 20
@@ -45,19 +45,6 @@ def plain_message(error: BaseException) -> str:
         return "The disk is full. Free some space (or choose another output folder) and try again."
     reason = f"{type(error).__name__}: {text}" if text else type(error).__name__
     return f"Training stopped because of an unexpected error ({reason})."
-
-
-def _freeze_long_lived_objects() -> None:
-    """Collect garbage once, then exclude every object alive now (modules, the window)
-    from later collections.
-
-    The Trainer calls ``gc.collect()`` when training starts and ends. A full collection
-    holds the GIL for as long as it scans every object in the process (about 300 ms with
-    torch, transformers and Qt loaded on a 2-core machine), which freezes the window.
-    After ``gc.freeze()`` it scans only what the run itself created.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 class TrainingWorker(QObject):
@@ -129,7 +116,6 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         """Train; every outcome ends in signals, never in an exception."""
         try:
-            _freeze_long_lived_objects()
             result = run_training(self._config, self, self._stop, resume_dir=self._resume_dir)
             self._flush_pending_step()
             self.run_ended.emit(result)
@@ -243,5 +229,7 @@ def start_training(
         parent.destroyed.connect(lambda *_: stop.set())
     if connect is not None:
         connect(worker)
+    # accelerate calls gc.collect() in the worker as training starts: see ui.gui_gc.
+    collect_before_worker_starts(thread)
     thread.start()
     return session

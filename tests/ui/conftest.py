@@ -14,11 +14,18 @@ from desktop_app.core.config import RunConfig
 from desktop_app.core.events import ListReporter
 from desktop_app.engine.train import TrainResult, run_training
 from desktop_app.ui import worker
+from desktop_app.ui.gui_gc import keep_garbage_collection_in_gui_thread
 from desktop_app.ui.widgets import error_dialog
 from desktop_app.ui.widgets.error_dialog import ErrorDialog
 
 #: Seconds a test's leftover training thread gets to stop before the suite gives up on it.
 _LEFTOVER_WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_in_gui_thread(qapp: QApplication) -> None:
+    """As in the app: no cyclic collection in worker threads (see desktop_app.ui.gui_gc)."""
+    keep_garbage_collection_in_gui_thread()
 
 
 @pytest.fixture(autouse=True)
