@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
+
+from desktop_app.core.audit import record
+from desktop_app.core.hashing import sha256_file
 
 EXIT_OK, EXIT_ERRORS_FOUND = 0, 1
 
@@ -58,6 +62,17 @@ def command_scan_pii(args: argparse.Namespace) -> int:
     from desktop_app.data.pii import format_pii_report, scan_file
 
     report = scan_file(args.file)
+    record(
+        "pii_scanned",
+        {
+            "path": str(Path(args.file).resolve()),
+            "sha256": sha256_file(args.file),
+            "records_scanned": report.records_scanned,
+            "records_with_personal_data": len(report.records_with_pii),
+            "counts_by_type": {kind: n for kind, n in report.counts_by_type.items() if n},
+            "where": "enclave data scan-pii",
+        },
+    )
     print(json.dumps(report.to_json(), indent=2) if args.json else format_pii_report(report))
     return EXIT_OK
 
@@ -67,6 +82,20 @@ def command_redact(args: argparse.Namespace) -> int:
     from desktop_app.data.pii import redact_file
 
     summary = redact_file(args.file, args.out, args.mode)
+    record(
+        "pii_decision",
+        {
+            "decision": f"redacted copy ({summary.mode})",
+            "source": str(Path(summary.source).resolve()),
+            "source_sha256": summary.source_sha256,
+            "destination": str(Path(summary.destination).resolve()),
+            "destination_sha256": summary.destination_sha256,
+            "values_replaced": {kind: n for kind, n in summary.counts_by_type.items() if n},
+            "records_changed": summary.records_changed,
+            "records_left_out": len(summary.skipped_lines),
+            "where": "enclave data redact",
+        },
+    )
     if args.json:
         print(json.dumps(summary.to_json(), indent=2))
         return EXIT_OK

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from desktop_app.core.audit import AuditLog
 from desktop_app.core.hashing import sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +101,11 @@ def test_check_with_a_model_adds_token_figures(tiny_model_dir: Path):
     assert 0 < tokens["share_truncated"] <= 1
 
 
-def test_scan_pii_finds_the_planted_values_with_offsets():
+def _audited(home: Path, event: str) -> list[dict]:
+    return [e for e in AuditLog(home / "audit").entries() if e["event"] == event]
+
+
+def test_scan_pii_finds_the_planted_values_with_offsets(enclave_home: Path):
     completed = enclave("data", "scan-pii", str(HANDBOOK), "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
@@ -109,9 +114,13 @@ def test_scan_pii_finds_the_planted_values_with_offsets():
     for finding in report["findings"]:
         assert {"line", "type", "start", "end", "field"} <= set(finding)
         assert finding["end"] > finding["start"] >= 0
+    [scan] = _audited(enclave_home, "pii_scanned")
+    assert scan["details"]["sha256"] == sha256_file(HANDBOOK)
+    assert scan["details"]["records_scanned"] == report["records_scanned"]
+    assert scan["details"]["counts_by_type"]["CREDIT_CARD"] >= 1
 
 
-def test_redact_writes_a_new_file_and_leaves_the_original(tmp_path: Path):
+def test_redact_writes_a_new_file_and_leaves_the_original(tmp_path: Path, enclave_home: Path):
     before = sha256_file(HANDBOOK)
     out = tmp_path / "redacted.jsonl"
     completed = enclave("data", "redact", str(HANDBOOK), str(out), "--mode", "tags")
@@ -122,5 +131,9 @@ def test_redact_writes_a_new_file_and_leaves_the_original(tmp_path: Path):
     assert "[CREDIT_CARD]" in text and "4111 1111 1111 1111" not in text
     rescanned = json.loads(enclave("data", "scan-pii", str(out), "--json").stdout)
     assert rescanned["findings"] == []
+    [decision] = _audited(enclave_home, "pii_decision")
+    assert decision["details"]["source_sha256"] == before
+    assert decision["details"]["destination_sha256"] == sha256_file(out)
+    assert decision["details"]["decision"] == "redacted copy (tags)"
     again = enclave("data", "redact", str(HANDBOOK), str(out))
     assert again.returncode == 2 and "Traceback" not in again.stderr

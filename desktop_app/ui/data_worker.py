@@ -22,7 +22,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from desktop_app.core.audit import record
 from desktop_app.core.errors import EnclaveError
+from desktop_app.core.hashing import sha256_file
 from desktop_app.data.checking import check_file
 from desktop_app.data.pii.findings import PII_TYPES
 from desktop_app.data.pii.report import FileFinding, iter_record_findings
@@ -164,6 +166,36 @@ def build_preview(path: str, cancelled: threading.Event | None = None) -> FilePr
     return preview
 
 
+_audited_scans: set[tuple[str, str]] = set()
+_audited_lock = threading.Lock()
+
+
+def audit_pii_scan(preview: FilePreview) -> None:
+    """Record a finished personal-data scan in the audit log, once per file content
+    in this session (the page scans again when a setting changes).
+
+    Raises:
+        AuditError: the audit log cannot be written.
+    """
+    path = str(Path(preview.path).resolve())
+    digest = sha256_file(path)
+    with _audited_lock:
+        if (path, digest) in _audited_scans:
+            return
+        _audited_scans.add((path, digest))
+    record(
+        "pii_scanned",
+        {
+            "path": path,
+            "sha256": digest,
+            "records_scanned": len(preview.rows),
+            "records_with_personal_data": preview.records_with_pii,
+            "counts_by_type": {kind: n for kind, n in preview.pii_counts.items() if n},
+            "where": "Data step",
+        },
+    )
+
+
 class DataAnalysisWorker(QObject):
     """Checks, previews and measures one data file (see the module docstring).
 
@@ -202,9 +234,11 @@ class DataAnalysisWorker(QObject):
             self.checked.emit(self.request_id, report)
             if self.cancelled.is_set():
                 return
-            self.previewed.emit(self.request_id, build_preview(request.path, self.cancelled))
+            preview = build_preview(request.path, self.cancelled)
+            self.previewed.emit(self.request_id, preview)
             if self.cancelled.is_set():
                 return
+            audit_pii_scan(preview)
             self._count_tokens(report.format, report.column_map)
         except EnclaveError as error:
             self.failed.emit(self.request_id, error.user_message(), "")

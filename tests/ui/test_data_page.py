@@ -13,7 +13,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
+from desktop_app.core.audit import AuditLog
 from desktop_app.core.config import RunConfig
+from desktop_app.core.hashing import sha256_file
 from desktop_app.ui.data_worker import TEXT_COLUMN, UNREADABLE_COLUMN, build_preview
 from desktop_app.ui.pages.data_page import DataPage
 from desktop_app.ui.widgets.rows_model import PAGE_SIZE, RowsModel
@@ -109,7 +111,7 @@ def test_a_missing_file_says_so_and_blocks(page: DataPage, qtbot: QtBot, tmp_pat
 
 
 def test_personal_data_is_listed_highlighted_and_the_choice_is_saved(
-    page: DataPage, qtbot: QtBot, tmp_path: Path
+    page: DataPage, qtbot: QtBot, tmp_path: Path, enclave_home: Path
 ) -> None:
     records = [_qa(i) for i in range(4)]
     records[1]["input"] = "Write to jane.doe@acme-insurance.co.uk about the claim."
@@ -130,6 +132,11 @@ def test_personal_data_is_listed_highlighted_and_the_choice_is_saved(
     config = RunConfig()
     page.apply(config)
     assert config.data.pii_redaction == "pseudonyms"
+    # The scan is in the audit log, once for this content however often the page rereads.
+    scans = [e for e in AuditLog(enclave_home / "audit").entries() if e["event"] == "pii_scanned"]
+    assert len(scans) == 1
+    assert scans[0]["details"]["sha256"] == sha256_file(path)
+    assert scans[0]["details"]["counts_by_type"] == {"EMAIL": 1}
 
 
 def test_a_table_shows_its_columns_and_a_pinned_column_is_used(
