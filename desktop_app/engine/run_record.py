@@ -1,16 +1,26 @@
 """The run's written record around training: the manifest from the first moment a run
-folder exists, and the rules for resuming a run safely."""
+folder exists, the rules for resuming a run safely, and the run's lineage (manifest and
+MODEL_CARD.md) kept current as the run ends, is evaluated and is signed off."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.audit import AuditLog
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_to_dict
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.hardware import HardwareInfo, hardware_to_dict
-from desktop_app.core.manifest import file_hashes, finish_manifest, new_manifest
+from desktop_app.core.manifest import (
+    evaluation_summary,
+    file_hashes,
+    finish_manifest,
+    new_manifest,
+)
+from desktop_app.core.model_card import MODEL_CARD_NAME, model_card_markdown
 from desktop_app.core.run_folder import RunFolder
 from desktop_app.engine.model_files import ModelSource, model_weight_files
 
@@ -133,7 +143,107 @@ def check_inputs_unchanged(
 def finish_run_record(
     folder: RunFolder, status: str, metrics: dict[str, Any], outputs: tuple[Path, ...] = ()
 ) -> None:
-    """Record how the run ended (status, end time, metrics, output hashes)."""
+    """Record how the run ended (status, end time, metrics, output hashes) and write
+    MODEL_CARD.md beside the manifest, whichever way it ended."""
     manifest = folder.read_manifest()
     if manifest:
-        folder.write_manifest(finish_manifest(manifest, status, metrics, outputs))
+        manifest = finish_manifest(manifest, status, metrics, outputs)
+        manifest.setdefault("evaluation", None)
+        manifest.setdefault("sign_off", None)
+        folder.write_manifest(manifest)
+        write_text_atomic(
+            folder.path / MODEL_CARD_NAME, model_card_markdown(manifest, audit_head=audit_head())
+        )
+
+
+# --- lineage after training ------------------------------------------------------------
+
+#: The comparison with the base model that the Evaluate step writes into the run folder.
+EVALUATION_FILE = "evaluation.json"
+
+
+def audit_head() -> str | None:
+    """The hash of the audit log's last entry now, or None before its first entry."""
+    head = AuditLog().head()
+    value = head.get("hash") if head else None
+    return str(value) if value else None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file and rename it over ``path`` (UTF-8)."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
+    """The run's complete evaluation.json, or None when there is none, it cannot be
+    read or the comparison was stopped before the end."""
+    try:
+        value = json.loads((run_dir / EVALUATION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(value, dict) or value.get("status", "finished") != "finished":
+        return None
+    return value
+
+
+def refresh_lineage(run_dir: str | Path) -> Path:
+    """Bring the run's manifest and MODEL_CARD.md up to date with evaluation.json and
+    the recorded sign-off (call it after either changes).
+
+    Returns:
+        The path of MODEL_CARD.md.
+
+    Raises:
+        UserInputError: the folder holds no run manifest.
+    """
+    folder = RunFolder(Path(run_dir))
+    manifest = _read_manifest(folder)
+    evaluation = read_evaluation(folder.path)
+    if evaluation is not None:
+        manifest["evaluation"] = evaluation_summary(evaluation)
+    manifest.setdefault("evaluation", None)
+    manifest.setdefault("sign_off", None)
+    folder.write_manifest(manifest)
+    card = folder.path / MODEL_CARD_NAME
+    write_text_atomic(card, model_card_markdown(manifest, audit_head=audit_head()))
+    return card
+
+
+def record_sign_off(run_dir: str | Path, sign_off: dict[str, Any]) -> dict[str, Any]:
+    """Keep a reviewer's decision in the run's manifest and refresh MODEL_CARD.md.
+
+    Args:
+        run_dir: The run folder.
+        sign_off: :func:`desktop_app.core.manifest.sign_off_record`'s result (or a dict
+            with the same keys).
+
+    Returns:
+        The manifest as written.
+    """
+    folder = RunFolder(Path(run_dir))
+    manifest = _read_manifest(folder)
+    manifest["sign_off"] = dict(sign_off)
+    folder.write_manifest(manifest)
+    refresh_lineage(folder.path)
+    return folder.read_manifest()
+
+
+def _read_manifest(folder: RunFolder) -> dict[str, Any]:
+    try:
+        manifest = folder.read_manifest()
+    except (OSError, ValueError) as error:
+        raise UserInputError(
+            f"The record of the run in {folder.path} cannot be read ({error}).",
+            "The file manifest.json may be damaged; train the model again.",
+        ) from None
+    if not manifest:
+        raise UserInputError(
+            f"{folder.path} holds no run record (manifest.json).",
+            "Choose the folder of a run that Enclave trained.",
+        )
+    return manifest
