@@ -62,10 +62,30 @@ class ModelSpec(SectionChecks):
         f"weights, tokenizer) or a single .gguf file. '{DEMO_MODEL}' selects the built-in "
         "SmolLM2-135M-Instruct demo model. Models are never downloaded.",
     )
+    allow_remote_code: bool = config_field(
+        False,
+        "Advanced; leave off unless you must. Lets a model that needs its own program "
+        "code (Python files in its folder, 'auto_map' in config.json, or a model type "
+        "transformers does not know) run that code when it is loaded. The code runs with "
+        "your rights and can read, change or send your files, so turn this on only for a "
+        "model from a source you trust, after checking its code. Each use is recorded in "
+        "the audit log with the files' sha256.",
+    )
+    convert_pickle_weights: bool = config_field(
+        False,
+        "Advanced; leave off unless you must. Lets a model whose weights are only in "
+        "pickle files (.bin, .pt, .pth) be converted once to safetensors. The files are "
+        "read in PyTorch's safe mode (weights_only), which refuses a file that holds "
+        "anything but weights; the copy is kept in the cache and the conversion is "
+        "recorded in the audit log. Safer still: get the model as .safetensors.",
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path.strip():
             self._fail("path", "is empty; give a model folder, a .gguf file or the demo model.")
+        for name in ("allow_remote_code", "convert_pickle_weights"):
+            if not isinstance(getattr(self, name), bool):
+                self._fail(name, f"must be true or false (got {getattr(self, name)!r}).")
 
 
 @dataclass

@@ -7,17 +7,37 @@ from pathlib import Path
 
 import platformdirs
 
+from desktop_app.core.permissions import make_private_dir
+
 APP_NAME = "Enclave"
 
 
 def enclave_home() -> Path:
-    """The workspace folder: ENCLAVE_HOME if set, else the platform's user data folder."""
+    """The workspace folder: ENCLAVE_HOME if set, else the platform's user data folder.
+
+    Only names the folder; :func:`ensure_enclave_home` creates it.
+    """
     override = os.environ.get("ENCLAVE_HOME")
     if override:
         return Path(override).expanduser().resolve()
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def ensure_enclave_home() -> Path:
+    """The workspace folder, created readable by the user only (0700) if it is missing."""
+    return make_private_dir(enclave_home())
+
+
 def cache_dir() -> Path:
-    """Folder for derived files that can be rebuilt (converted GGUF models)."""
+    """Folder for derived files that can be rebuilt (converted GGUF and pickle models).
+
+    Only names the folder; :func:`ensure_cache_dir` creates it.
+    """
     return enclave_home() / "cache"
+
+
+def ensure_cache_dir(*parts: str) -> Path:
+    """A folder in the cache (``cache_dir()/parts...``), created readable by the user
+    only, with the workspace and the cache themselves, where they are missing."""
+    ensure_enclave_home()
+    return make_private_dir(cache_dir().joinpath(*parts))

@@ -9,6 +9,12 @@ Layout::
         checkpoints/       checkpoint-<step>/ folders, each complete or absent
         adapter/           the trained LoRA adapter (PEFT format, safetensors)
         model/             the trained weights, for full and freeze runs
+        .secrets/          the run's secrets (the pseudonym key)
+
+On POSIX the run folder and every folder in it are readable by the user only (0700),
+and the files this module writes are 0600; files written by libraries (checkpoints,
+saved adapters) get the same once the app has set its umask
+(:func:`desktop_app.core.permissions.restrict_process_umask`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Event, event_to_dict
+from desktop_app.core.permissions import (
+    PRIVATE_FOLDER_MODE,
+    make_private,
+    make_private_dir,
+    open_private,
+)
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -35,9 +47,9 @@ PSEUDONYM_SALT = "pseudonym-salt"
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON to a temporary file and rename it over ``path``, so readers never see
-    half a file."""
+    half a file. A new file is readable by the user only (0600)."""
     temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with open_private(temporary, "w") as handle:
         json.dump(payload, handle, indent=2, default=_json_default)
         handle.write("\n")
         handle.flush()
@@ -91,6 +103,10 @@ class RunFolder:
     def create(cls, config: RunConfig, method: str, now: datetime | None = None) -> RunFolder:
         """Make a new, empty run folder under ``config.output.dir`` and save the config.
 
+        The run folder and its checkpoints folder are created readable by the user only
+        (0700), and config.json is 0600, whatever the process umask; ``output.dir`` gets
+        0700 too when this creates it.
+
         Raises:
             UserInputError: a run of that name already exists.
         """
@@ -109,10 +125,14 @@ class RunFolder:
             while (root / f"{name}-{suffix}").exists():
                 suffix += 1
             path = root / f"{name}-{suffix}"
-        path.mkdir(parents=True)
+        make_private_dir(root)
+        path.mkdir(mode=PRIVATE_FOLDER_MODE)
+        make_private(path)
         folder = cls(path)
-        folder.checkpoints_dir.mkdir()
+        folder.checkpoints_dir.mkdir(mode=PRIVATE_FOLDER_MODE)
+        make_private(folder.checkpoints_dir)
         save_config(config, folder.config_path)
+        make_private(folder.config_path)
         return folder
 
     @classmethod
@@ -207,10 +227,9 @@ class RunFolder:
     def write_secret(self, name: str, value: str) -> None:
         """Keep a secret of the run's (readable by the user only) in ``.secrets/``."""
         folder = self.path / ".secrets"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        target = folder / name
-        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        folder.mkdir(mode=PRIVATE_FOLDER_MODE, exist_ok=True)
+        make_private(folder)
+        with open_private(folder / name, "w") as handle:
             handle.write(value)
 
     def read_secret(self, name: str) -> str | None:
@@ -223,7 +242,7 @@ class RunFolder:
     def append_event(self, event: Event) -> None:
         """Append one event to metrics.jsonl and flush it to disk."""
         line = json.dumps(_finite_or_none(event_to_dict(event)), default=_json_default)
-        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+        with open_private(self.metrics_path, "a") as handle:
             handle.write(line + "\n")
             handle.flush()
             os.fsync(handle.fileno())

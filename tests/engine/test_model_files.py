@@ -181,7 +181,7 @@ def test_conversion_is_refused_when_the_disk_is_too_small(monkeypatch: pytest.Mo
     usage = namedtuple("usage", "total used free")
     # The operating system's answer is replaced; the check itself is the code under test.
     monkeypatch.setattr(
-        "desktop_app.engine.model_files.shutil.disk_usage", lambda path: usage(2**30, 0, 2**20)
+        "desktop_app.engine.model_conversion.shutil.disk_usage", lambda path: usage(2**30, 0, 2**20)
     )
     with pytest.raises(ModelError, match=r"needs about 0\.5 GiB .* only 0\.0 GiB is free"):
         prepare_model_folder(resolve_model_source(DEMO_MODEL))
