@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from desktop_app.core.hardware import format_size
+
 #: The file name of the card in run folders and exports.
 MODEL_CARD_NAME = "MODEL_CARD.md"
 
@@ -94,13 +96,7 @@ _SCORES: tuple[tuple[str, str, str, Callable[[Any], str]], ...] = (
 
 
 def _size(size: Any) -> str:
-    if not isinstance(size, int | float):
-        return "-"
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1000
-    return "-"  # pragma: no cover - the loop always returns
+    return format_size(size) if isinstance(size, int | float) else "-"
 
 
 def _duration(started: Any, finished: Any) -> str | None:

@@ -185,7 +185,7 @@ def test_card_says_how_where_when_and_by_whom():
     who = _section(card, "Who, where and when")
     assert "asha on lab-ws-07" in who
     assert "2026-03-02T09:00:00+00:00" in who and "(1 h 15 min)" in who
-    assert "NVIDIA RTX A4000 (17.2 GB)" in who
+    assert "NVIDIA RTX A4000 (16.0 GiB)" in who
     assert "| peft | 0.13.2 |" in who and "| gguf | not installed |" in who
 
 
@@ -286,7 +286,7 @@ def test_export_card_describes_the_export_and_its_files():
     assert "`/runs/claims`" in card
     assert "AutoModelForCausalLM.from_pretrained(this_folder)" in card
     verify = _section(card, "How to check these files")
-    assert f"| `model.safetensors` | 3.1 GB | `{'e' * 64}` |" in verify
+    assert f"| `model.safetensors` | 2.9 GiB | `{'e' * 64}` |" in verify
     assert ADAPTER_SHA not in verify  # the run's own files are not this export's
     assert AUDIT_HEAD in verify
     assert "compressed (4-bit) copy" in _section(card, "Intended use and limitations")
