@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -76,10 +77,12 @@ class NumberedEntry:
         line: The 1-based line of the log file (what ``verify`` names).
         entry: The entry as written (seq, time, event, user, host, pid, run, details,
             prev, hash).
+        text: The line as written, when it was read from a file (searched as it is).
     """
 
     line: int
     entry: dict[str, Any]
+    text: str = field(default="", repr=False)
 
     @property
     def event(self) -> str:
@@ -98,10 +101,11 @@ class NumberedEntry:
         except ValueError:
             return None
 
-    @cached_property
+    @property
     def search_text(self) -> str:
-        """The entry's text in lower case, for the viewer's search box."""
-        return json.dumps(self.entry, ensure_ascii=False, sort_keys=True).lower()
+        """The entry's text in lower case, for searching (lowered on each call: faster
+        than keeping a lowered copy of every entry)."""
+        return (self.text or json.dumps(self.entry, ensure_ascii=False, sort_keys=True)).lower()
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,13 @@ class AuditFilter:
             if self.until is not None and when.date() > self.until:
                 return False
         if self.text:
-            return all(word in item.search_text for word in self.text.lower().split())
+            text = item.search_text
+            return all(word in text for word in self._words)
         return True
+
+    @cached_property
+    def _words(self) -> list[str]:
+        return (self.text or "").lower().split()
 
 
 def run_matches(entry_run: str | None, wanted: str) -> bool:
@@ -148,7 +157,7 @@ def run_matches(entry_run: str | None, wanted: str) -> bool:
     if entry_run == wanted:
         return True
     if _SEPARATORS.search(wanted):
-        return Path(entry_run) == Path(wanted)
+        return entry_run.rstrip("\\/") == wanted.rstrip("\\/")
     return run_name(entry_run) == wanted
 
 
@@ -174,7 +183,7 @@ def read_entries(log: AuditLog | None = None) -> list[NumberedEntry]:
                 except ValueError:
                     continue
                 if isinstance(value, dict):
-                    found.append(NumberedEntry(number, value))
+                    found.append(NumberedEntry(number, value, text))
     except OSError as error:
         raise AuditError(
             f"Enclave could not read its audit log ({log.path}): {error}.",
@@ -187,22 +196,42 @@ def filter_entries(
     entries: Iterable[NumberedEntry], audit_filter: AuditFilter
 ) -> list[NumberedEntry]:
     """The entries that pass ``audit_filter``, in their order."""
+    if audit_filter == AuditFilter():
+        return list(entries)
     return [item for item in entries if audit_filter.matches(item)]
 
 
 @dataclass(frozen=True)
 class AuditSnapshot:
-    """The log as read at one moment: its verification and its readable entries."""
+    """The log as read at one moment.
+
+    Args:
+        verification: What :func:`verify_log` found.
+        entries: The readable entries, in order.
+        runs: The run folders the entries name, in the order they first appear.
+        event_counts: How many entries there are of each event type.
+    """
 
     verification: Verification
     entries: list[NumberedEntry] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    event_counts: dict[str, int] = field(default_factory=dict)
 
 
 def read_and_verify(log: AuditLog | None = None) -> AuditSnapshot:
-    """Verify the log, then read its entries (for the viewer's background job)."""
+    """Verify the log, then read its entries and parse their times (the viewer's
+    background job: about 3 s for 100,000 entries, docs/benchmarks.md)."""
     log = log if log is not None else AuditLog()
     verification = verify_log(log)
-    return AuditSnapshot(verification, read_entries(log))
+    entries = read_entries(log)
+    runs: dict[str, None] = {}
+    for item in entries:
+        _ = item.local_time  # parsed once here, not in a filter
+        run = item.entry.get("run")
+        if run:
+            runs[str(run)] = None
+    counts = Counter(str(item.entry.get("event", "")) for item in entries)
+    return AuditSnapshot(verification, entries, list(runs), dict(counts))
 
 
 # -- the digest ---------------------------------------------------------------------------

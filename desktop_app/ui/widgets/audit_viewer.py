@@ -340,10 +340,7 @@ class AuditViewer(QDialog):
         log = self.log
 
         def job(reporter: JobWorker, stop: threading.Event) -> AuditSnapshot:
-            snapshot = read_and_verify(log)
-            for item in snapshot.entries:
-                _ = item.local_time  # parsed here, not in the GUI thread's first filter
-            return snapshot
+            return read_and_verify(log)
 
         started = self._runner.start(job, plain_message, self._connect_reading)
         if started:
@@ -360,7 +357,7 @@ class AuditViewer(QDialog):
     def _on_read_succeeded(self, snapshot: AuditSnapshot) -> None:
         self.snapshot = snapshot
         self._show_verification(snapshot.verification)
-        self._fill_filters(snapshot.entries)
+        self._fill_filters(snapshot)
         self.apply_filters()
         bad_line = snapshot.verification.first_bad_line
         if bad_line is None or not self.select_line(bad_line):
@@ -403,10 +400,10 @@ class AuditViewer(QDialog):
 
     # -- filters ------------------------------------------------------------------------
 
-    def _fill_filters(self, entries: list[NumberedEntry]) -> None:
+    def _fill_filters(self, snapshot: AuditSnapshot) -> None:
         self._filling = True
         run, event = self.run_filter.currentData(), self.type_filter.currentData()
-        runs = list(dict.fromkeys(item.run for item in entries if item.run))
+        entries, runs, counts = snapshot.entries, snapshot.runs, snapshot.event_counts
         names = [run_name(path) for path in runs]
         self.run_filter.clear()
         self.run_filter.addItem("All runs", None)
@@ -417,9 +414,6 @@ class AuditViewer(QDialog):
                 self.run_filter.count() - 1, path, Qt.ItemDataRole.ToolTipRole
             )
         self.run_filter.setCurrentIndex(max(self.run_filter.findData(run), 0))
-        counts: dict[str, int] = {}
-        for item in entries:
-            counts[item.event] = counts.get(item.event, 0) + 1
         self.type_filter.clear()
         self.type_filter.addItem("All types", None)
         for key, description in EVENT_TYPES.items():
@@ -477,7 +471,7 @@ class AuditViewer(QDialog):
         self._dates_set_by_user.clear()
         self._filling = False
         if self.snapshot is not None:
-            self._fill_filters(self.snapshot.entries)
+            self._fill_filters(self.snapshot)
         self.apply_filters()
 
     def _on_date_changed(self, key: str) -> None:
