@@ -3,9 +3,9 @@
 Installed first thing at start (after the offline environment), the guard refuses every
 outbound connection, datagram and name lookup whose target is not this machine's
 loopback, and every attempt to open a port on anything but loopback. Each refusal is
-recorded in memory, in the audit log (``network_blocked``) and passed to listeners (the
-window's status bar), then raised as an ordinary connection error, so that libraries
-fail over as they would with the cable unplugged.
+kept in memory (the window's status bar counts them), written to the audit log
+(``network_blocked``) and passed to listeners, then raised as an ordinary connection
+error, so that libraries fail over as they would with the cable unplugged.
 
 Two layers, one rule:
 
@@ -49,32 +49,12 @@ KEPT_ATTEMPTS = 1000
 
 #: Packages that only carry a connection on; an attempt is blamed on whoever called them.
 _CARRIER_PACKAGES = frozenset(
-    {
-        "socket",
-        "_socket",
-        "ssl",
-        "http",
-        "urllib",
-        "urllib3",
-        "requests",
-        "httpx",
-        "httpx2",
-        "httpcore",
-        "httpcore2",
-        "h11",
-        "h2",
-        "anyio",
-        "sniffio",
-        "truststore",
-        "asyncio",
-        "selectors",
-        "concurrent",
-        "threading",
-        "socks",
-        "aiohttp",
-    }
+    {"socket", "_socket", "ssl", "http", "urllib", "asyncio", "selectors"}
+    | {"concurrent", "threading"}
+    | {"urllib3", "requests", "httpx", "httpx2", "httpcore", "httpcore2", "h11", "h2"}
+    | {"anyio", "sniffio", "truststore", "aiohttp", "socks"}
 )
-#: Top-level modules that are Enclave itself (or its tests, or a script run as __main__).
+#: Top-level modules that are Enclave itself, its tests (test_*.py) or a script's __main__.
 _OWN_PACKAGES = frozenset({"desktop_app", "tests", "conftest", "__main__", "__mp_main__"})
 _LOCAL_FAMILIES = frozenset(
     family
@@ -227,7 +207,7 @@ def _top_level(module: str) -> str:
 
 
 def _is_own(top: str) -> bool:
-    return top in _OWN_PACKAGES or top.startswith("test")
+    return top in _OWN_PACKAGES or top.startswith("test_")
 
 
 def _blame(frame: FrameType | None) -> tuple[str, str]:
