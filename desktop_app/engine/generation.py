@@ -7,6 +7,7 @@ training laid out its examples. Plain functions and data, no Qt.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -154,12 +155,13 @@ def _inference_dtype(device: str) -> torch.dtype:
 
 
 def run_model_spec(run: FinishedRun) -> ModelSpec:
-    """The run's ``model`` settings, its opt-ins included (just the path for a run
-    folder whose config cannot be read)."""
+    """The run's base model as its manifest records it, with the opt-ins of its
+    configuration (both off when the configuration cannot be read)."""
     try:
-        return RunFolder(run.run_dir).load_config().model
+        spec = RunFolder(run.run_dir).load_config().model
     except (UserInputError, OSError, ValueError):
         return ModelSpec(path=run.base_model)
+    return dataclasses.replace(spec, path=run.base_model)
 
 
 def _base_model_folder(run: FinishedRun) -> tuple[Path, bool]:
