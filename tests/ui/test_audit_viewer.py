@@ -213,6 +213,9 @@ def test_cancelling_the_folder_choice_exports_nothing(qtbot, log: AuditLog):
 def test_open_audit_viewer_shows_and_reads(qtbot, log: AuditLog):
     viewer = open_audit_viewer(None)
     qtbot.addWidget(viewer)
+    # Reading and verifying run in a background job: the window is up before it ends.
+    assert viewer.is_busy() and "Checking" in viewer.banner.text()
+    assert not viewer.findChild(QPushButton, "auditVerifyButton").isEnabled()
     qtbot.waitUntil(lambda: viewer.snapshot is not None and not viewer.is_busy(), timeout=LOAD_MS)
 
     assert viewer.isVisible() and viewer.objectName() == "auditViewer"
@@ -226,3 +229,10 @@ def test_every_interactive_widget_has_an_object_name(qtbot, log: AuditLog):
         for widget in viewer.findChildren(kind):
             assert widget.objectName(), widget
     assert viewer.findChild(QLineEdit, "auditSearch") is viewer.search
+
+
+def test_an_empty_workspace_says_there_are_no_entries_yet(qtbot):
+    viewer = _viewer(qtbot)
+
+    assert "no entries yet" in viewer.banner.text()
+    assert _lines(viewer) == [] and viewer.run_filter.count() == 1

@@ -372,7 +372,9 @@ class AuditViewer(QDialog):
 
     def _show_verification(self, verification: Verification) -> None:
         checked = datetime.now().strftime("%H:%M:%S")
-        if verification.intact:
+        if verification.intact and not verification.entries:
+            text = f"<b>The audit log has no entries yet</b> (checked at {checked})."
+        elif verification.intact:
             text = (
                 f"<b>The audit log is intact:</b> {verification.entries:,} entries, each "
                 f"linked to the one before (checked at {checked}).<br>Last entry hash: "
