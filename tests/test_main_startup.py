@@ -91,6 +91,7 @@ def test_main_installs_the_guard_before_any_hugging_face_library(enclave_home: P
     assert "started 0 []" in completed.stdout
 
 
+@pytest.mark.slow
 def test_the_window_starts_audited_and_tries_no_connection(enclave_home: Path):
     completed = subprocess.run(
         [sys.executable, "-m", "desktop_app"],
