@@ -3,7 +3,9 @@ Llama model built once per session."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,9 @@ NETWORK_GUARD = install_network_guard()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Outside a test's own workspace (session fixtures, collection), anything audited, such
 # as a blocked connection, goes to a throwaway folder, never the real workspace.
-os.environ["ENCLAVE_HOME"] = tempfile.mkdtemp(prefix="enclave-test-session-")
+SESSION_HOME = tempfile.mkdtemp(prefix="enclave-test-session-")
+os.environ["ENCLAVE_HOME"] = SESSION_HOME
+atexit.register(shutil.rmtree, SESSION_HOME, ignore_errors=True)
 
 
 class NetworkAttempts:
