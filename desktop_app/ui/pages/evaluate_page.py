@@ -3,6 +3,7 @@ and the fine-tuned model side by side."""
 
 from __future__ import annotations
 
+import datetime
 import html
 import threading
 from pathlib import Path
@@ -25,13 +26,16 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import EnclaveError
+from desktop_app.core.manifest import sign_off_record
 from desktop_app.engine.finished_run import FinishedRun, latest_finished_run, open_finished_run
 from desktop_app.engine.generation import Answer, GenerationSettings
+from desktop_app.engine.run_record import record_sign_off, refresh_lineage
 from desktop_app.engine.train import TrainResult
 from desktop_app.ui.pages.base import WizardPage
 from desktop_app.ui.pages.evaluate_worker import SIDES, AnswerWorker, LoadedModels
 from desktop_app.ui.widgets.error_dialog import show_error
 from desktop_app.ui.widgets.evaluation_tabs import EvaluationTabs
+from desktop_app.ui.widgets.export_panel import ExportPanel
 
 _W = TypeVar("_W", bound=QWidget)
 _METHOD_NAMES = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning", "freeze": "freeze"}
@@ -215,7 +219,12 @@ class EvaluatePage(WizardPage):
         ask_layout.addWidget(splitter, 1)
         self.tabs = EvaluationTabs(self._models, lambda: self._thread is not None)
         self.tabs.insertTab(0, ask_tab, "Ask &both")
+        self.export_panel = ExportPanel()
+        self.tabs.addTab(self.export_panel, "E&xport")
         self.tabs.setCurrentIndex(0)
+        # The run's manifest and MODEL_CARD.md follow its evaluation and sign-off.
+        self.tabs.held_out.evaluation_finished.connect(self._on_lineage_changed)
+        self.tabs.sign_off.report_written.connect(self._on_report_written)
         layout = QVBoxLayout(self)
         layout.addWidget(summary_box)
         layout.addWidget(self.tabs, 1)
@@ -301,7 +310,7 @@ class EvaluatePage(WizardPage):
 
     def is_busy(self) -> bool:
         """Whether the models are loading or answering, or an evidence tab is working."""
-        return self._thread is not None or self.tabs.is_busy()
+        return self._thread is not None or self.tabs.is_busy() or self.export_panel.is_busy()
 
     def release_models(self) -> None:
         """Free the loaded models' memory (for example before training again)."""
@@ -314,7 +323,7 @@ class EvaluatePage(WizardPage):
         Returns:
             True when no thread is left running.
         """
-        tabs_done = self.tabs.shutdown(timeout_ms)
+        tabs_done = all([self.tabs.shutdown(timeout_ms), self.export_panel.shutdown(timeout_ms)])
         thread = self._thread
         if thread is None:
             return tabs_done
@@ -335,6 +344,7 @@ class EvaluatePage(WizardPage):
                 self.notes[side].setText("")
         self.run = run
         self.tabs.set_run(run)
+        self.export_panel.set_run(run)
         self.summary_label.setText(format_run_summary(run))
         self.status_label.setText("")
         self._update_controls()
@@ -355,6 +365,38 @@ class EvaluatePage(WizardPage):
         self.ask_button.setEnabled(has_run and not busy and has_prompt)
         self.cancel_button.setEnabled(busy and not self._stop.is_set())
         self.busy.setVisible(busy)
+
+    # --- lineage ------------------------------------------------------------------
+
+    @Slot()
+    def _on_lineage_changed(self) -> None:
+        """A comparison was saved: bring the run's manifest and model card up to date."""
+        if self.run is not None:
+            try:
+                refresh_lineage(self.run.run_dir)
+            except (EnclaveError, OSError) as error:
+                message = error.user_message() if isinstance(error, EnclaveError) else str(error)
+                show_error(self, f"The run's model card could not be updated: {message}")
+
+    @Slot()
+    def _on_report_written(self) -> None:
+        """Keep the decision just printed on the report in the run's manifest too."""
+        panel = self.tabs.sign_off
+        if panel.run is None:
+            return
+        try:
+            record_sign_off(
+                panel.run.run_dir,
+                sign_off_record(
+                    panel.reviewer_edit.text(),
+                    panel.decision_combo.currentText(),
+                    datetime.date.today().isoformat(),
+                    panel.notes_edit.toPlainText(),
+                ),
+            )
+        except (EnclaveError, OSError) as error:
+            message = error.user_message() if isinstance(error, EnclaveError) else str(error)
+            show_error(self, f"The sign-off could not be kept with the run: {message}")
 
     # --- worker signals -----------------------------------------------------------
 
