@@ -407,3 +407,19 @@ def test_an_export_that_cannot_be_audited_is_removed(
         export_run(lora_run, tmp_path / "export")
 
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_qlora_run_merges_in_its_own_number_format(tiny_config: RunConfig, tmp_path: Path):
+    tiny_config.method.name = "qlora"
+    result = run_training(tiny_config, ListReporter())
+    assert result.status == "finished" and result.run_dir is not None, result.message
+    compute_dtype = _manifest(result.run_dir)["compute_dtype"]  # bfloat16 or float16
+
+    exported = export_run(result.run_dir, tmp_path / "merged", merge=True)
+
+    assert _manifest(exported.destination)["export"]["dtype"] == compute_dtype
+    merged = AutoModelForCausalLM.from_pretrained(str(exported.destination), dtype="auto")
+    assert getattr(merged.config, "quantization_config", None) is None
+    assert {p.dtype for p in merged.parameters()} == {getattr(torch, compute_dtype)}
