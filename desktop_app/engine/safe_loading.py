@@ -201,8 +201,9 @@ def check_remote_code(folder: str | Path, allowed: bool) -> RemoteCode:
         hint = (
             "Use a model that transformers supports without extra code. If you trust "
             "where this model came from and have checked its code, tick 'Allow this "
-            "model's own code' under Advanced on the Model step (model.allow_remote_code "
-            f"in a run configuration). The files that would run: {shown_names(found.files)}."
+            "model's own code to run' under Advanced on the Model step "
+            "(model.allow_remote_code in a run configuration). The files that would run: "
+            f"{shown_names(found.files)}."
         )
     raise RemoteCodeRefused(message, hint, found.files, can_allow=found.in_folder)
 

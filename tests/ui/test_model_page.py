@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QThread, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QLabel, QListWidget, QPushButton
+from PySide6.QtWidgets import QCheckBox, QLabel, QListWidget, QPushButton
 
+from desktop_app.core.audit import AuditLog
 from desktop_app.core.config import RunConfig
 from desktop_app.ui.pages.model_page import ModelPage
 from desktop_app.ui.project import app_settings, new_config
@@ -137,3 +138,117 @@ def test_stop_reading_frees_the_page_at_once_and_ignores_the_late_result(
     page.choose(str(tiny_model_dir))  # choosing again reads it
     wait_until_read(qtbot, page)
     assert page.facts is not None and page.blocking_reason() is None
+
+
+# --- models that would run code: refused, then the Advanced opt-in ------------------------
+
+
+def _pickle_only_copy(tiny_model_dir: Path, target: Path) -> Path:
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    folder = Path(shutil.copytree(tiny_model_dir, target))
+    torch.save(load_file(str(folder / "model.safetensors")), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    return folder
+
+
+def _options(page: ModelPage) -> tuple[QCheckBox, QCheckBox, QLabel]:
+    return (
+        page.findChild(QCheckBox, "allowRemoteCode"),
+        page.findChild(QCheckBox, "convertPickleWeights"),
+        page.findChild(QLabel, "remoteCodeWarning"),
+    )
+
+
+def test_an_ordinary_model_shows_no_code_options(qtbot, tiny_model_dir: Path):
+    page = make_page(qtbot)
+    page.choose(str(tiny_model_dir))
+    wait_until_read(qtbot, page)
+    remote, pickle, _ = _options(page)
+    assert not page.code_options.isVisibleTo(page)
+    assert not remote.isChecked() and not pickle.isChecked()
+
+
+def test_pickle_weights_are_refused_until_the_conversion_is_ticked(
+    qtbot, tiny_model_dir: Path, tmp_path: Path
+):
+    folder = _pickle_only_copy(tiny_model_dir, tmp_path / "pickle-model")
+    page = make_page(qtbot)
+    page.choose(str(folder))
+    wait_until_read(qtbot, page)
+
+    reason = page.blocking_reason()
+    assert reason is not None and "pytorch_model.bin" in reason and "can run code" in reason
+    remote, pickle, _ = _options(page)
+    assert pickle.isVisibleTo(page) and not pickle.isChecked()
+    assert not remote.isVisibleTo(page)
+    assert "safe mode" in page.findChild(QLabel, "pickleWeightsNote").text()
+
+    changes = []
+    page.changed.connect(lambda: changes.append(True))
+    pickle.setChecked(True)  # as a click does
+    wait_until_read(qtbot, page)
+
+    assert changes and page.blocking_reason() is None
+    assert "LlamaForCausalLM" in page.findChild(QLabel, "modelFacts").text()
+    assert page.facts.path == str(folder)
+    config = RunConfig()
+    page.apply(config)
+    assert config.model.convert_pickle_weights and not config.model.allow_remote_code
+    converted = [e for e in AuditLog().entries() if e["event"] == "pickle_converted"]
+    assert len(converted) == 1
+
+
+def test_a_model_with_its_own_code_is_refused_and_the_opt_in_names_the_files(
+    qtbot, tiny_model_dir: Path, tmp_path: Path
+):
+    import shutil
+
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "code-model"))
+    (folder / "modeling_custom.py").write_text("raise SystemExit('must never run')\n")
+    page = make_page(qtbot)
+    page.choose(str(folder))
+    wait_until_read(qtbot, page)
+
+    reason = page.blocking_reason()
+    assert reason is not None and "modeling_custom.py" in reason and "your rights" in reason
+    remote, pickle, warning = _options(page)
+    assert remote.isVisibleTo(page) and not remote.isChecked()
+    assert not pickle.isVisibleTo(page)
+    assert "modeling_custom.py" in warning.text() and "source you trust" in warning.text()
+    assert remote.toolTip() and "audit log" in remote.toolTip()
+
+    remote.setChecked(True)
+    wait_until_read(qtbot, page)
+    assert page.blocking_reason() is None
+    assert remote.isVisibleTo(page) and "modeling_custom.py" in warning.text()
+    config = RunConfig()
+    page.apply(config)
+    assert config.model.allow_remote_code and not config.model.convert_pickle_weights
+    # Reading the facts runs nothing and allows nothing yet: no audit entry.
+    assert not [e for e in AuditLog().entries() if e["event"] == "remote_code_allowed"]
+
+    # Another model starts with the opt-in off again.
+    page.choose(str(tiny_model_dir))
+    wait_until_read(qtbot, page)
+    assert not remote.isChecked() and not page.code_options.isVisibleTo(page)
+    page.apply(config)
+    assert not config.model.allow_remote_code
+
+
+def test_the_opt_ins_come_back_from_a_saved_configuration(
+    qtbot, tiny_model_dir: Path, tmp_path: Path
+):
+    folder = _pickle_only_copy(tiny_model_dir, tmp_path / "pickle-model")
+    config = new_config()
+    config.model.path = str(folder)
+    config.model.convert_pickle_weights = True
+    page = ModelPage(app_settings())
+    qtbot.addWidget(page)
+    page.load(config)
+    wait_until_read(qtbot, page)
+    _, pickle, _ = _options(page)
+    assert pickle.isChecked() and page.blocking_reason() is None

@@ -1,10 +1,14 @@
-"""The Model step: choose the base model, see its facts and whether training fits here."""
+"""The Model step: choose the base model, see its facts and whether training fits here.
+
+A model that would run code (its own Python code, or pickle weights) is refused with the
+reason; the Advanced box then offers the opt-in, with the warning and the files.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QSettings, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -20,63 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.config import DEMO_MODEL, RunConfig
-from desktop_app.core.errors import EnclaveError
+from desktop_app.core.config import DEMO_MODEL, ModelSpec, RunConfig
 from desktop_app.core.hardware import HardwareInfo, format_gib, format_hardware
-from desktop_app.engine.inspect_model import ModelFacts, format_parameter_count, inspect_model
+from desktop_app.engine.inspect_model import ModelFacts, format_parameter_count
 from desktop_app.engine.model_files import DEMO_DISPLAY_NAME
 from desktop_app.ui.pages.base import WizardPage
+from desktop_app.ui.pages.model_worker import FactsWorker, ModelCodeFiles
 from desktop_app.ui.project import add_recent, app_settings
+from desktop_app.ui.widgets.model_code_options import ModelCodeOptions
 
 RECENT_MODELS_KEY = "recentModels"
-
-
-class FactsWorker(QObject):
-    """Reads a model's facts (and, the first time, the hardware) off the GUI thread.
-
-    Only plain data leaves it: the facts and hardware as frozen dataclasses, or a message.
-    """
-
-    #: (request id, ModelFacts, HardwareInfo)
-    inspected = Signal(int, object, object)
-    #: (request id, plain message)
-    failed = Signal(int, str)
-    finished = Signal()
-
-    def __init__(
-        self,
-        request: int,
-        path: str,
-        hardware: HardwareInfo | None,
-        disk_path: str,
-        batch_size: int,
-        max_length: int,
-        lora_r: int,
-    ) -> None:
-        super().__init__()
-        self.request = request
-        self.path = path
-        self.hardware = hardware
-        self.disk_path = disk_path
-        self.settings = {"batch_size": batch_size, "max_length": max_length, "lora_r": lora_r}
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            hardware = self.hardware
-            if hardware is None:
-                # Imported here: the probe imports torch, which takes seconds.
-                from desktop_app.engine.hardware import probe_hardware
-
-                hardware = probe_hardware(self.disk_path)
-            facts = inspect_model(self.path, hardware, **self.settings)
-            self.inspected.emit(self.request, facts, hardware)
-        except EnclaveError as error:
-            self.failed.emit(self.request, error.user_message())
-        except Exception as error:  # noqa: BLE001 - any failure must reach the user
-            self.failed.emit(self.request, f"The model could not be read: {error}")
-        finally:
-            self.finished.emit()
 
 
 def format_facts(facts: ModelFacts) -> str:
@@ -153,6 +110,8 @@ class ModelPage(WizardPage):
         self._workers: dict[QThread, FactsWorker] = {}
         self._estimate_settings = (4, 1024, 16)
         self._disk_path = "runs"
+        #: The model path and opt-ins of the last read.
+        self._read_spec: tuple[str, bool, bool] | None = None
         self.setAcceptDrops(True)
 
         self.path_edit = QLineEdit()
@@ -186,6 +145,8 @@ class ModelPage(WizardPage):
         hint = QLabel("You can also drop a model folder or a .gguf file onto this page.")
         hint.setStyleSheet("color: palette(window-text); font-style: italic;")
         chooser_layout.addWidget(hint)
+        self.code_options = ModelCodeOptions()
+        self.code_options.changed.connect(self._on_code_options_changed)
 
         self.recent_list = QListWidget()
         self.recent_list.setObjectName("recentModels")
@@ -233,6 +194,7 @@ class ModelPage(WizardPage):
         lower.addWidget(facts_box, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(chooser)
+        layout.addWidget(self.code_options)
         layout.addLayout(lower, 1)
         layout.addWidget(hardware_box, 1)
         self._refresh_recent()
@@ -243,14 +205,21 @@ class ModelPage(WizardPage):
         hyper = config.hyperparameters
         self._estimate_settings = (hyper.batch_size, hyper.max_length, config.method.lora_r)
         self._disk_path = config.output.dir
-        if config.model.path != self.path_edit.text() or (
-            self.facts is None and self._error is None and self._thread is None
+        options = (config.model.allow_remote_code, config.model.convert_pickle_weights)
+        if (
+            config.model.path != self.path_edit.text()
+            or options != self.code_options.options()
+            or (self.facts is None and self._error is None and self._thread is None)
         ):
+            self.code_options.set_options(*options)
             self.path_edit.setText(config.model.path)
             self._inspect(config.model.path)
 
     def apply(self, config: RunConfig) -> None:
         config.model.path = self.path_edit.text().strip()
+        allow_remote_code, convert_pickle_weights = self.code_options.options()
+        config.model.allow_remote_code = allow_remote_code
+        config.model.convert_pickle_weights = convert_pickle_weights
 
     def blocking_reason(self) -> str | None:
         if not self.path_edit.text().strip():
@@ -262,7 +231,12 @@ class ModelPage(WizardPage):
     # -- choosing ------------------------------------------------------------------------
 
     def choose(self, path: str) -> None:
-        """Use this model: show it, read its facts in the background, tell the window."""
+        """Use this model: show it, read its facts in the background, tell the window.
+
+        Another model starts with both code opt-ins off: allowing one model's code never
+        carries over to the next."""
+        if self._read_spec is None or path != self._read_spec[0]:
+            self.code_options.set_options(False, False)
         self.path_edit.setText(path)
         self._inspect(path)
         self.changed.emit()
@@ -281,6 +255,10 @@ class ModelPage(WizardPage):
         self._error = "Reading the model was stopped. Choose it again, or another model."
         self._set_busy(False)
         self.facts_label.setText(_escape(self._error))
+        self.changed.emit()
+
+    def _on_code_options_changed(self) -> None:
+        self._inspect(self.path_edit.text().strip())
         self.changed.emit()
 
     def _on_path_typed(self) -> None:
@@ -332,14 +310,19 @@ class ModelPage(WizardPage):
         self.facts = None
         self._error = None
         self.facts_cleared.emit()
+        allow_remote_code, convert_pickle_weights = self.code_options.options()
+        if self._read_spec is None or self._read_spec[0] != path:
+            self.code_options.show_model()  # the last model's files no longer apply
+        self._read_spec = (path, allow_remote_code, convert_pickle_weights)
         if not path.strip():
             self.facts_label.setText("No model chosen yet.")
             self._set_busy(False)
             return
+        spec = ModelSpec(path, allow_remote_code, convert_pickle_weights)
         # A read still running finishes on its own; its result is ignored (stale id).
         batch_size, max_length, lora_r = self._estimate_settings
         worker = FactsWorker(
-            self._request, path, self.hardware, self._disk_path, batch_size, max_length, lora_r
+            self._request, spec, self.hardware, self._disk_path, batch_size, max_length, lora_r
         )
         thread = QThread(self)
         thread.setObjectName("modelFactsThread")
@@ -347,6 +330,7 @@ class ModelPage(WizardPage):
         thread.started.connect(worker.run)
         worker.inspected.connect(self._on_inspected)
         worker.failed.connect(self._on_failed)
+        worker.refused.connect(self._on_refused)
         worker.finished.connect(thread.quit)
         # A bound slot of this page, so it runs on the GUI thread (a lambda would not).
         thread.finished.connect(self._on_thread_finished)
@@ -368,10 +352,13 @@ class ModelPage(WizardPage):
             self._set_busy(False)
             self.changed.emit()
 
-    def _on_inspected(self, request: int, facts: ModelFacts, hardware: HardwareInfo) -> None:
+    def _on_inspected(
+        self, request: int, facts: ModelFacts, hardware: HardwareInfo, files: ModelCodeFiles
+    ) -> None:
         self.hardware = hardware
         if request != self._request:
             return
+        self.code_options.show_model(files.remote_code, files.pickle)
         self.facts = facts
         self.facts_label.setText(format_facts(facts))
         self.hardware_label.setText(
@@ -382,6 +369,12 @@ class ModelPage(WizardPage):
         add_recent(self.settings, RECENT_MODELS_KEY, facts.path)
         self._refresh_recent()
         self.facts_changed.emit(facts)
+
+    def _on_refused(self, request: int, message: str, files: ModelCodeFiles) -> None:
+        if request != self._request:
+            return
+        self.code_options.show_model(files.remote_code, files.pickle)
+        self._on_failed(request, message)
 
     def _on_failed(self, request: int, message: str) -> None:
         if request != self._request:
