@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -177,3 +180,34 @@ def test_an_empty_workspace_exports_an_empty_intact_log(tmp_path: Path):
     assert exported.log_path.read_bytes() == b"" and exported.head_path is None
     assert exported.verification.intact and exported.verification.entries == 0
     assert [entry["event"] for entry in AuditLog().entries()] == ["audit_exported"]
+
+
+@pytest.fixture
+def new_york_time() -> Iterator[None]:
+    """The computer's time zone set to New York (UTC-5 in November) for the test."""
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is not available on this platform")
+    original = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if original is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = original
+    time.tzset()
+
+
+def test_dates_are_the_computers_local_dates(new_york_time: None, monkeypatch: pytest.MonkeyPatch):
+    log = AuditLog()
+    clock = audit.utc_now
+    for moment in ("2026-11-02T02:00:00+00:00", "2026-11-02T06:00:00+00:00"):
+        monkeypatch.setattr(audit, "utc_now", lambda moment=moment: moment)
+        log.append("app_started", {"version": "0.4.0"})
+    monkeypatch.setattr(audit, "utc_now", clock)
+    entries = read_entries(log)
+
+    # 02:00 UTC on 2 November is 21:00 on 1 November in New York.
+    assert entries[0].local_time is not None and entries[0].local_time.day == 1
+    assert _lines(filter_entries(entries, AuditFilter(until=date(2026, 11, 1)))) == [1]
+    assert _lines(filter_entries(entries, AuditFilter(since=date(2026, 11, 2)))) == [2]
