@@ -270,6 +270,10 @@ def _record_in_run(run_dir: Path, entry: dict[str, Any], reporter: Reporter) -> 
 
 
 def _publish(staging: Path, destination: Path) -> None:
+    """Flush every file to disk, then move the finished export into place."""
+    for path in _files(staging):
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
     if destination.is_dir():
         destination.rmdir()  # checked empty; a rename over a folder fails on Windows
     os.replace(staging, destination)
