@@ -19,6 +19,7 @@ from pathlib import Path
 from desktop_app.core.config import DEMO_MODEL, ModelSpec
 from desktop_app.core.errors import ModelError
 from desktop_app.core.events import Reporter
+from desktop_app.core.run_folder import RunFolder
 from desktop_app.engine.model_conversion import (
     CONVERSION_MARKER,
     PICKLE_SUFFIXES,
@@ -31,6 +32,7 @@ from desktop_app.engine.safe_loading import (
     announce_remote_code,
     check_remote_code,
     find_remote_code,
+    record_model_opened,
     shown_names,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "ModelSource",
     "PickleWeightsRefused",
     "RemoteCodeRefused",
+    "audit_model_opened",
     "check_remote_code",
     "demo_model_file",
     "model_weight_files",
@@ -270,3 +273,28 @@ def prepare_model_folder(source: ModelSource, reporter: Reporter | None = None) 
     if source.trust_remote_code:
         announce_remote_code(folder, str(source.path), check_remote_code(folder, True), reporter)
     return folder
+
+
+def audit_model_opened(run_folder: RunFolder, source: ModelSource, model_folder: Path) -> None:
+    """Record in the audit log that a run opened its base model (``model_opened``), with
+    the sha256 of the weight files that the run's manifest already holds
+    (``record_model_weights``), so multi-gigabyte files are not read twice.
+
+    Args:
+        run_folder: The run; its manifest has ``model.weights``.
+        source: The model as resolved for the run.
+        model_folder: The folder loaded (from :func:`prepare_model_folder`).
+
+    Raises:
+        AuditError: the audit log cannot be written (the run must not go on unrecorded).
+    """
+    model = run_folder.read_manifest().get("model", {})
+    record_model_opened(
+        str(model.get("path", source.path)),
+        source.path,
+        model_folder,
+        model.get("weights") or {},
+        kind=source.kind,
+        run=run_folder.path,
+        hashes_from="the run's manifest (computed when the model folder was ready)",
+    )

@@ -36,6 +36,7 @@ from desktop_app.engine.model_files import (
     CONVERSION_MARKER,
     PickleWeightsRefused,
     RemoteCodeRefused,
+    audit_model_opened,
     prepare_model_folder,
     resolve_model_source,
 )
@@ -315,6 +316,37 @@ def test_an_ordinary_model_needs_no_opt_in(tiny_model_dir: Path):
     assert not reporter.events and not AuditLog().entries()
 
 
+# --- the model_opened audit entry -------------------------------------------------------
+
+
+def test_opening_the_base_model_is_audited_with_the_manifest_hashes(
+    tiny_config: RunConfig, tiny_model_dir: Path
+):
+    from desktop_app.core.run_folder import RunFolder
+    from desktop_app.engine.generation import load_comparison
+
+    tiny_config.hyperparameters.max_steps = 2
+    result = run_training(tiny_config, ListReporter())
+    assert result.status == "finished", result.message
+    folder = RunFolder(result.run_dir)
+    weights = folder.read_manifest()["model"]["weights"]
+    expected = {str((tiny_model_dir / "model.safetensors").resolve())}
+    assert set(weights) == expected
+
+    # For training (train.py calls this once the manifest holds the hashes) ...
+    audit_model_opened(folder, resolve_model_source(tiny_config.model), tiny_model_dir)
+    # ... and for evaluation, where loading the run's models records it.
+    load_comparison(result.run_dir)
+
+    entries = [e for e in _audit("model_opened") if e["run"] == str(result.run_dir)]
+    assert len(entries) >= 2
+    for entry in entries[-2:]:
+        assert entry["details"]["model"] == str(tiny_model_dir)
+        (digest,) = [value["sha256"] for value in entry["details"]["weights"].values()]
+        assert digest == sha256_file(tiny_model_dir / "model.safetensors")
+        assert "manifest" in entry["details"]["hashes"]
+
+
 # --- checkpoints --------------------------------------------------------------------------
 
 
@@ -356,8 +388,14 @@ def test_a_checkpoint_file_replaced_by_a_malicious_pickle_is_refused_on_resume(
         assert f"{name} holds more than training state" in caught.value.message
         assert "ran nothing" in caught.value.message
 
-        result = run_training(RunConfig(), ListReporter(), resume_dir=run_dir)
-        assert result.status in ("invalid_input", "failed")
+        # Refused before training (once train.py checks the checkpoint first) or by the
+        # Trainer's own weights-only load: either way nothing from the file runs.
+        try:
+            result = run_training(RunConfig(), ListReporter(), resume_dir=run_dir)
+        except CheckpointRefused as error:
+            assert "holds more than training state" in error.message
+        else:
+            assert result.status in ("invalid_input", "failed")
         assert not marker.exists()
         (checkpoint / name).write_bytes(original)
 
