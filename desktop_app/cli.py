@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
+from desktop_app.cli_audit import add_audit_commands
 from desktop_app.cli_data import add_data_commands
 from desktop_app.cli_evaluate import add_evaluate_command
+from desktop_app.cli_export import add_export_command
 from desktop_app.core.config import DEMO_MODEL, RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
@@ -296,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_commands(commands)
     add_evaluate_command(commands, _positive_int)
+    add_export_command(commands)
+    add_audit_commands(commands)
 
     screenshots = commands.add_parser(
         "screenshots", help="save a picture of every step of the wizard (off-screen)"

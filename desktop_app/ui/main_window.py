@@ -48,7 +48,9 @@ from desktop_app.ui.project import (
     read_autosave,
     recent_projects,
 )
+from desktop_app.ui.widgets.audit_viewer import open_audit_viewer
 from desktop_app.ui.widgets.error_dialog import show_error
+from desktop_app.ui.widgets.offline_status import OfflineStatus
 from desktop_app.ui.widgets.step_list import StepList
 
 #: (key saved in project files, title in the step list); the section each step edits.
@@ -175,6 +177,8 @@ class MainWindow(QMainWindow):
             shortcut = QShortcut(QKeySequence(key), self)
             shortcut.activated.connect(self._on_enter)
         self._build_menu()
+        self.offline_status = OfflineStatus(parent=self)
+        self.statusBar().addPermanentWidget(self.offline_status)
 
     def _build_menu(self) -> None:
         menu = self.menuBar().addMenu("&File")
@@ -200,6 +204,12 @@ class MainWindow(QMainWindow):
         action("Save &as…", "actionSaveAs", self.save_as, QKeySequence.StandardKey.SaveAs)
         menu.addSeparator()
         action("&Quit", "actionQuit", self.close, QKeySequence(Qt.Modifier.CTRL | Qt.Key.Key_Q))
+        menu = self.menuBar().addMenu("&Security")
+        action("&Audit log…", "actionAuditLog", self.open_audit_log, None)
+
+    def open_audit_log(self) -> None:
+        """Show the workspace's audit log, verified, with its filters and export."""
+        self.audit_viewer = open_audit_viewer(self)
 
     def _connect_pages(self) -> None:
         for page in self.pages:
