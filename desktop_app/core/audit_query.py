@@ -277,7 +277,7 @@ def _describe(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"{label}: {'yes' if value else 'no'}"
     if isinstance(value, int):
-        return f"{value:,} {label}" if key in _COUNTED else f"{label} {value:,}"
+        return f"{value:,} {label}" if key in _COUNTED else f"{label} {value}"
     if isinstance(value, float):
         return f"{label} {value:.4g}"
     if isinstance(value, str):

@@ -103,7 +103,7 @@ def test_a_run_is_matched_by_path_or_folder_name_only():
             "a.csv, 3 email, 1 phone",
         ),
         ("run_started", {"config_hash": "ab" * 32}, "config hash abababababab…"),
-        ("network_blocked", {"host": "example.org", "port": 443}, "host example.org, port 443"),
+        ("network_blocked", {"host": "example.org", "port": 8080}, "host example.org, port 8080"),
         ("audit_exported", {"intact": True, "entries": 12}, "12 entries, intact: yes"),
         ("run_finished", {"metrics": {"eval_loss": 1.23456}}, "eval_loss 1.235"),
         ("app_started", {}, ""),
