@@ -236,3 +236,19 @@ def test_an_empty_workspace_says_there_are_no_entries_yet(qtbot):
 
     assert "no entries yet" in viewer.banner.text()
     assert _lines(viewer) == [] and viewer.run_filter.count() == 1
+
+
+def test_closing_during_an_export_waits_for_it_and_starts_nothing_more(
+    qtbot, log: AuditLog, tmp_path: Path
+):
+    viewer = _viewer(qtbot, choose_folder=lambda parent: str(tmp_path))
+    shown = viewer.snapshot
+
+    assert viewer.export()
+    viewer.close()  # waits for the export's thread
+
+    assert not viewer._runner.job.is_running()
+    qtbot.waitUntil(lambda: not viewer.is_busy(), timeout=LOAD_MS)
+    qtbot.wait(100)
+    assert not viewer.is_busy() and viewer.snapshot is shown  # no new reading started
+    assert log.entries()[-1]["event"] == "audit_exported"

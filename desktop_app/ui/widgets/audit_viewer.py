@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFontDatabase
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFontDatabase, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -190,7 +190,9 @@ class AuditViewer(QDialog):
         self.shown: list[NumberedEntry] = []
         self._dates_set_by_user: set[str] = set()
         self._filling = False
-        self._runner = JobRunner(self, "auditThread", self._update_controls)
+        self._reload_when_idle = False
+        self._closing = False
+        self._runner = JobRunner(self, "auditThread", self._on_job_ended)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -337,6 +339,8 @@ class AuditViewer(QDialog):
 
     def reload(self) -> bool:
         """Read and verify the log in the background; False while a job is running."""
+        if self._closing:
+            return False
         log = self.log
 
         def job(reporter: JobWorker, stop: threading.Event) -> AuditSnapshot:
@@ -527,7 +531,7 @@ class AuditViewer(QDialog):
     @Slot()
     def export(self) -> bool:
         """Ask for a folder and export into a new folder inside it, in the background."""
-        if self._runner.busy:
+        if self._runner.busy or self._closing:
             return False
         chosen = self.choose_folder(self)
         if not chosen:
@@ -555,21 +559,20 @@ class AuditViewer(QDialog):
             f"{verdict}; see verification.json)."
         )
         self.exported.emit(exported)
-        # The export added an entry: show it once the export's thread has ended.
-        QTimer.singleShot(0, self._reload_when_idle)
+        self._reload_when_idle = True  # the export added an entry: show it
 
     @Slot(str, str)
     def _on_export_failed(self, message: str, details: str) -> None:
         self.status_label.setText("The export did not complete.")
         show_error(self, message, details)
 
-    def _reload_when_idle(self) -> None:
-        if self._runner.busy:
-            QTimer.singleShot(50, self._reload_when_idle)
-        else:
-            self.reload()
-
     # -- closing ------------------------------------------------------------------------
+
+    def _on_job_ended(self) -> None:
+        self._update_controls()
+        if self._reload_when_idle:
+            self._reload_when_idle = False
+            self.reload()
 
     def _update_controls(self) -> None:
         busy = self._runner.busy
@@ -578,8 +581,14 @@ class AuditViewer(QDialog):
         self.busy.setVisible(busy)
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Wait for a running read or export to end (before the window goes)."""
+        """Start no more jobs, and wait for a running read or export to end (before the
+        window goes)."""
+        self._closing = True
         return self._runner.shutdown(timeout_ms)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        self._closing = False  # shown again after a close
+        super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         self.shutdown()
