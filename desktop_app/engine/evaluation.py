@@ -45,6 +45,7 @@ from desktop_app.engine.generation import (
     load_comparison,
 )
 from desktop_app.engine.held_out import HeldOutData, LossResult, answer_loss, held_out_records
+from desktop_app.engine.run_record import refresh_lineage
 from desktop_app.engine.sft_data import encode_records, encoding_warnings
 
 #: The file :func:`evaluate_run` writes into the run folder.
@@ -358,6 +359,7 @@ def _evaluate(
     )
     if not cancelled:
         write_json_atomic(run.run_dir / EVALUATION_FILE, result.to_json())
+        refresh_lineage(run.run_dir)  # the manifest and MODEL_CARD.md show the scores
         _audit_evaluation(result)
     reporter.report(StageChanged("Evaluation cancelled" if cancelled else "Evaluation done"))
     return result

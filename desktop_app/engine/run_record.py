@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop_app.core.audit import AuditLog
+from desktop_app.core.audit import AuditLog, record
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_to_dict
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.hardware import HardwareInfo, hardware_to_dict
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.manifest import (
     evaluation_summary,
     file_hashes,
@@ -214,22 +216,38 @@ def refresh_lineage(run_dir: str | Path) -> Path:
     return card
 
 
-def record_sign_off(run_dir: str | Path, sign_off: dict[str, Any]) -> dict[str, Any]:
-    """Keep a reviewer's decision in the run's manifest and refresh MODEL_CARD.md.
+def record_sign_off(
+    run_dir: str | Path, sign_off: dict[str, Any], report_files: Sequence[Path] = ()
+) -> dict[str, Any]:
+    """Keep a reviewer's decision in the run's manifest, refresh MODEL_CARD.md, and
+    record it in the audit log (a ``signed_off`` entry, with the report files' sha256).
 
     Args:
         run_dir: The run folder.
         sign_off: :func:`desktop_app.core.manifest.sign_off_record`'s result (or a dict
             with the same keys).
+        report_files: The sign-off report as written (PDF, HTML), for their hashes.
 
     Returns:
         The manifest as written.
+
+    Raises:
+        UserInputError: the run has no manifest, or the audit log cannot be written.
     """
     folder = RunFolder(Path(run_dir))
     manifest = _read_manifest(folder)
     manifest["sign_off"] = dict(sign_off)
     folder.write_manifest(manifest)
     refresh_lineage(folder.path)
+    record(
+        "signed_off",
+        {
+            **dict(sign_off),
+            "report_files": {str(path): sha256_file(path) for path in report_files},
+            "manifest_sha256": sha256_file(folder.manifest_path),
+        },
+        run=folder.path,
+    )
     return folder.read_manifest()
 
 

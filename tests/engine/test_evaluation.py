@@ -215,13 +215,17 @@ def test_a_finished_evaluation_is_audited(lora_run: TrainResult, tmp_path: Path,
 
     result = evaluate_run(lora_run.run_dir, data_file=text_file, settings=SHORT)
 
-    [entry] = [e for e in AuditLog(enclave_home / "audit").entries() if e["event"] != "app_started"]
-    assert entry["event"] == "evaluation_finished"
+    entries = AuditLog(enclave_home / "audit").entries()
+    [entry] = [e for e in entries if e["event"] == "evaluation_finished"]
     assert entry["run"] == str(lora_run.run_dir)
     details = entry["details"]
     assert details["sha256"] == sha256_file(lora_run.run_dir / EVALUATION_FILE)
     assert details["data_source"] == "file" and details["data_files"] == [str(text_file)]
     assert details["tuned"]["loss"] == result.tuned.loss
+    # The run's lineage shows the scores too.
+    manifest = json.loads((lora_run.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["evaluation"]["tuned"]["loss"] == pytest.approx(result.tuned.loss)
+    assert "fine-tuned" in (lora_run.run_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
 def test_cancel_stops_after_the_current_batch_and_saves_nothing(
@@ -242,7 +246,8 @@ def test_cancel_stops_after_the_current_batch_and_saves_nothing(
     assert len(result.examples) == 1 and result.data.records == 4
     assert result.tuned.loss is not None  # measured before the answers
     assert not (run_dir / EVALUATION_FILE).exists()
-    assert not AuditLog(enclave_home / "audit").entries()
+    entries = AuditLog(enclave_home / "audit").entries()
+    assert not [e for e in entries if e["event"] == "evaluation_finished"]
 
 
 def test_unusable_runs_are_refused_in_plain_words(lora_run: TrainResult, tmp_path: Path):

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QWidget
 
+from desktop_app.core.audit import AuditLog
+from desktop_app.core.hashing import sha256_file
 from desktop_app.engine.finished_run import open_finished_run
 from desktop_app.ui.pages.evaluate_page import EvaluatePage
 
@@ -78,7 +80,9 @@ def test_the_probe_runs_and_is_saved_with_the_run(qtbot, page: EvaluatePage) -> 
     assert "Saved with the run" in probe.result_view.toPlainText()
 
 
-def test_the_sign_off_report_needs_a_reviewer_and_is_written(qtbot, page: EvaluatePage) -> None:
+def test_the_sign_off_report_needs_a_reviewer_and_is_written(
+    qtbot, page: EvaluatePage, run_dir: Path, enclave_home: Path
+) -> None:
     sign_off = page.tabs.sign_off
     assert not sign_off.write()
     assert "reviewer" in sign_off.result_label.text()
@@ -90,6 +94,13 @@ def test_the_sign_off_report_needs_a_reviewer_and_is_written(qtbot, page: Evalua
     assert pdf_path.is_file() and pdf_path.stat().st_size > 1000
     html = html_path.read_text(encoding="utf-8")
     assert "Dana Reviewer" in html and "needs changes" in html
+    # Kept with the run (manifest and model card) and in the audit log.
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sign_off"]["reviewer"] == "Dana Reviewer"
+    assert "needs changes" in (run_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+    [entry] = [e for e in AuditLog(enclave_home / "audit").entries() if e["event"] == "signed_off"]
+    assert entry["run"] == str(run_dir) and entry["details"]["decision"] == "needs changes"
+    assert entry["details"]["report_files"][str(pdf_path)] == sha256_file(pdf_path)
 
 
 def test_every_evidence_control_has_a_name(page: EvaluatePage) -> None:

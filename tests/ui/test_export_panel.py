@@ -213,31 +213,3 @@ def test_the_sign_off_is_kept_in_the_manifest_and_the_model_card(
     assert manifest["sign_off"]["decision"] == "needs changes"
     card = (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "**Decision:** needs changes" in card and "More examples of item 7." in card
-
-
-def test_a_saved_comparison_reaches_the_manifest_and_the_model_card(
-    page: EvaluatePage, run_dir: Path, tmp_path: Path
-) -> None:
-    copy = Path(shutil.copytree(run_dir, tmp_path / "run"))
-    page._show_run(open_finished_run(copy))
-    evaluation = {
-        "status": "finished",
-        "evaluated_at": "2026-01-01T00:00:00+00:00",
-        "data": {"source": "validation", "records": 4, "answered": 4},
-        "base": {"loss": 3.25, "perplexity": 25.8},
-        "tuned": {"loss": 0.75, "perplexity": 2.12},
-    }
-    (copy / "evaluation.json").write_text(json.dumps(evaluation), encoding="utf-8")
-
-    class Saved:
-        """What the comparison tab emits once evaluation.json is written."""
-
-        def to_json(self) -> dict[str, object]:
-            return {**evaluation, "examples": []}
-
-    page.tabs.held_out.evaluation_finished.emit(Saved())
-
-    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["evaluation"]["tuned"]["loss"] == 0.75
-    card = (copy / "MODEL_CARD.md").read_text(encoding="utf-8")
-    assert "| Loss (lower is better) | 3.2500 | 0.7500 |" in card

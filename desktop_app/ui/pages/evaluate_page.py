@@ -3,7 +3,6 @@ and the fine-tuned model side by side."""
 
 from __future__ import annotations
 
-import datetime
 import html
 import threading
 from pathlib import Path
@@ -26,11 +25,10 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import EnclaveError
-from desktop_app.core.manifest import sign_off_record
 from desktop_app.engine.finished_run import FinishedRun, latest_finished_run, open_finished_run
 from desktop_app.engine.generation import Answer, GenerationSettings
-from desktop_app.engine.run_record import record_sign_off, refresh_lineage
 from desktop_app.engine.train import TrainResult
+from desktop_app.ui.gui_gc import collect_before_worker_starts
 from desktop_app.ui.pages.base import WizardPage
 from desktop_app.ui.pages.evaluate_worker import SIDES, AnswerWorker, LoadedModels
 from desktop_app.ui.widgets.error_dialog import show_error
@@ -223,8 +221,6 @@ class EvaluatePage(WizardPage):
         self.tabs.addTab(self.export_panel, "E&xport")
         self.tabs.setCurrentIndex(0)
         # The run's manifest and MODEL_CARD.md follow its evaluation and sign-off.
-        self.tabs.held_out.evaluation_finished.connect(self._on_lineage_changed)
-        self.tabs.sign_off.report_written.connect(self._on_report_written)
         layout = QVBoxLayout(self)
         layout.addWidget(summary_box)
         layout.addWidget(self.tabs, 1)
@@ -297,6 +293,7 @@ class EvaluatePage(WizardPage):
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._worker = thread, worker
         self.status_label.setText("Starting…")
+        collect_before_worker_starts(thread)  # the worker frees model memory: ui.gui_gc
         thread.start()
         self._update_controls()
         return True
@@ -367,36 +364,6 @@ class EvaluatePage(WizardPage):
         self.busy.setVisible(busy)
 
     # --- lineage ------------------------------------------------------------------
-
-    @Slot()
-    def _on_lineage_changed(self) -> None:
-        """A comparison was saved: bring the run's manifest and model card up to date."""
-        if self.run is not None:
-            try:
-                refresh_lineage(self.run.run_dir)
-            except (EnclaveError, OSError) as error:
-                message = error.user_message() if isinstance(error, EnclaveError) else str(error)
-                show_error(self, f"The run's model card could not be updated: {message}")
-
-    @Slot()
-    def _on_report_written(self) -> None:
-        """Keep the decision just printed on the report in the run's manifest too."""
-        panel = self.tabs.sign_off
-        if panel.run is None:
-            return
-        try:
-            record_sign_off(
-                panel.run.run_dir,
-                sign_off_record(
-                    panel.reviewer_edit.text(),
-                    panel.decision_combo.currentText(),
-                    datetime.date.today().isoformat(),
-                    panel.notes_edit.toPlainText(),
-                ),
-            )
-        except (EnclaveError, OSError) as error:
-            message = error.user_message() if isinstance(error, EnclaveError) else str(error)
-            show_error(self, f"The sign-off could not be kept with the run: {message}")
 
     # --- worker signals -----------------------------------------------------------
 

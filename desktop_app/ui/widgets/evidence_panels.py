@@ -22,15 +22,17 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import StageChanged
+from desktop_app.core.manifest import SIGN_OFF_DECISIONS, sign_off_record
 from desktop_app.core.run_folder import write_json_atomic
 from desktop_app.engine.finished_run import FinishedRun
 from desktop_app.engine.memorisation import MemorisationResult, probe_memorisation
+from desktop_app.engine.run_record import record_sign_off
 from desktop_app.ui.job_worker import JobRunner, JobWorker, busy_bar
 from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.report import PROBE_FILE, write_report
 from desktop_app.ui.widgets.error_dialog import show_error
 
-DECISIONS = ("approved", "needs changes", "rejected")
+DECISIONS = SIGN_OFF_DECISIONS
 
 
 def save_probe_result(run_dir: Path, result: MemorisationResult) -> Path:
@@ -219,14 +221,16 @@ class SignOffPanel(QWidget):
             self.result_label.setText("Enter the reviewer's name first.")
             self.reviewer_edit.setFocus()
             return False
-        sign_off = {
-            "reviewer": reviewer,
-            "decision": self.decision_combo.currentText(),
-            "date": datetime.date.today().isoformat(),
-            "notes": self.notes_edit.toPlainText().strip(),
-        }
         try:
+            sign_off = sign_off_record(
+                reviewer,
+                self.decision_combo.currentText(),
+                datetime.date.today().isoformat(),
+                self.notes_edit.toPlainText(),
+            )
             html_path, pdf_path = write_report(self.run.run_dir, sign_off=sign_off)
+            # The decision is kept with the run (manifest, model card) and audited.
+            record_sign_off(self.run.run_dir, sign_off, (Path(pdf_path), Path(html_path)))
         except UserInputError as error:
             show_error(self, error.user_message())
             return False
