@@ -59,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core.network_guard import install_network_guard
 
     install_network_guard()
+    from desktop_app.core.permissions import restrict_process_umask
+    from desktop_app.engine.checkpoint_safety import force_weights_only_loads
+
+    restrict_process_umask()  # files and folders Enclave creates: the user's only
+    force_weights_only_loads()  # every torch.load, a library's too, refuses code
     from desktop_app.core.audit import AuditError, record
 
     arguments = sys.argv[1:] if argv is None else argv

@@ -19,6 +19,7 @@ from desktop_app.cli_audit import add_audit_commands
 from desktop_app.cli_data import add_data_commands
 from desktop_app.cli_evaluate import add_evaluate_command
 from desktop_app.cli_export import add_export_command
+from desktop_app.cli_runs import add_runs_commands
 from desktop_app.core.config import DEMO_MODEL, RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
@@ -299,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(commands)
     add_evaluate_command(commands, _positive_int)
     add_export_command(commands)
+    add_runs_commands(commands)
     add_audit_commands(commands)
 
     screenshots = commands.add_parser(

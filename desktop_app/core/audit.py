@@ -31,6 +31,7 @@ import portalocker
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.manifest import utc_now, who_and_where
 from desktop_app.core.paths import enclave_home
+from desktop_app.core.permissions import make_private, make_private_dir
 
 #: The ``prev`` of the first entry.
 GENESIS_HASH = "0" * 64
@@ -62,7 +63,6 @@ EVENT_TYPES: dict[str, str] = {
 _FILE_MODE = 0o600
 #: Enough of the log's end to hold its last entry.
 _TAIL_BYTES = 1 << 16
-_FOLDER_MODE = 0o700
 _process_lock = threading.Lock()
 
 
@@ -160,9 +160,7 @@ class AuditLog:
             raise ValueError(f"unknown audit event type: {event!r}")
         try:
             self._make_folder()
-            with _process_lock, portalocker.Lock(
-                str(self.folder / ".lock"), mode="a", timeout=30
-            ):
+            with _process_lock, portalocker.Lock(str(self.folder / ".lock"), mode="a", timeout=30):
                 count, previous = self._tail()
                 who = who_and_where()
                 entry: dict[str, Any] = {
@@ -178,9 +176,7 @@ class AuditLog:
                 }
                 entry["hash"] = entry_hash(entry)
                 line = json.dumps(entry, ensure_ascii=False, sort_keys=True)
-                descriptor = os.open(
-                    self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _FILE_MODE
-                )
+                descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, _FILE_MODE)
                 with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
                     handle.write(line + "\n")
                     handle.flush()
@@ -215,9 +211,9 @@ class AuditLog:
         return value if isinstance(value, dict) else None
 
     def _make_folder(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if os.name == "posix":
-            os.chmod(self.folder, _FOLDER_MODE)
+        # Missing parents (the workspace itself) are created user-only too.
+        make_private_dir(self.folder)
+        make_private(self.folder)
 
     def _lines(self) -> Iterator[tuple[int, str]]:
         if not self.path.exists():

@@ -44,9 +44,15 @@ from desktop_app.engine.builders import (
     use_gradient_checkpointing,
 )
 from desktop_app.engine.callbacks import ReporterCallback
+from desktop_app.engine.checkpoint_safety import check_checkpoint_state
 from desktop_app.engine.hardware import probe_hardware
 from desktop_app.engine.loading import load_for_training
-from desktop_app.engine.model_files import ModelSource, prepare_model_folder, resolve_model_source
+from desktop_app.engine.model_files import (
+    ModelSource,
+    audit_model_opened,
+    prepare_model_folder,
+    resolve_model_source,
+)
 from desktop_app.engine.run_audit import AuditReporter, audit_run_inputs
 from desktop_app.engine.run_record import (
     check_inputs_unchanged,
@@ -120,7 +126,7 @@ def _check_inputs(config: RunConfig, pinned: dict[str, Any] | None, pseudonym_sa
         compute_dtype = resolve_compute_dtype(config.method, hardware)
     quantization_config(method, config.method, compute_dtype, device)  # raises on 8-bit CPU
     data = prepare_training_data(config.data, config.hyperparameters.seed, pseudonym_salt)
-    source = resolve_model_source(config.model.path)
+    source = resolve_model_source(config.model)
     return _Inputs(config, hardware, method, device, compute_dtype, data, source)
 
 
@@ -199,6 +205,7 @@ def run_training(
         folder = RunFolder.open(resume_dir)
         config = folder.load_config()
         manifest, checkpoint = check_resumable(folder)
+        check_checkpoint_state(checkpoint)
         salt = folder.read_secret(PSEUDONYM_SALT) or salt
     inputs = _check_inputs(config, manifest, salt)
     if manifest is not None:
@@ -272,6 +279,7 @@ def _train(
     quiet_library_output()
     model_folder = prepare_model_folder(inputs.source, events)
     record_model_weights(folder, model_folder)
+    audit_model_opened(folder, inputs.source, model_folder)
     if stop_event.is_set():
         return _cancelled_early(folder, events), None
     events.report(StageChanged("loading_model", f"Loading {inputs.source.display_name}"))
@@ -284,6 +292,7 @@ def _train(
         inputs.device,
         inputs.compute_dtype,
         checkpointing,
+        trust_remote_code=inputs.source.trust_remote_code,
     )
     for note in prepared.notes:
         events.report(WarningRaised(note))
