@@ -6,10 +6,15 @@ removing or moving one breaks the ``prev`` link of the entry that now follows; r
 entries from the end is caught by ``head.json``, which records the count and the last
 hash after every append. :func:`verify_log` names the first line that does not hold.
 
+Entries cut from the end and then followed by new ones (every start of Enclave appends
+``app_started``) are caught too: an append that finds the log shorter than head.json
+says keeps that finding in head.json for good. An append whose head update was lost
+(Enclave stopped between the two writes) is told apart and is not reported.
+
 A hash chain shows that the log was changed, not who changed it: someone who rewrites
 the whole chain and head.json can hide an edit. The head hash is therefore also printed
-by ``enclave audit show`` and written into exports and sign-off reports, so a copy kept
-elsewhere anchors the log up to that point.
+by ``enclave audit show`` and written into exports' manifest.json and model cards, so a
+copy kept elsewhere anchors the log up to that point.
 
 Writers in several processes (the app and the command line) take a file lock around
 each append, so the chain never forks.
@@ -161,7 +166,8 @@ class AuditLog:
         try:
             self._make_folder()
             with _process_lock, portalocker.Lock(str(self.folder / ".lock"), mode="a", timeout=30):
-                count, previous = self._tail()
+                count, previous, last_prev = self._tail()
+                mismatch = self._head_mismatch(count, previous, last_prev)
                 who = who_and_where()
                 entry: dict[str, Any] = {
                     "seq": count + 1,
@@ -181,7 +187,7 @@ class AuditLog:
                     handle.write(line + "\n")
                     handle.flush()
                     os.fsync(handle.fileno())
-                self._write_head(entry["seq"], entry["hash"])
+                self._write_head(entry["seq"], entry["hash"], mismatch)
         except (OSError, portalocker.LockException) as error:
             raise AuditError(
                 f"Enclave could not write to its audit log ({self.path}): {error}.",
@@ -222,20 +228,21 @@ class AuditLog:
             for number, text in enumerate(handle, start=1):
                 yield number, text.rstrip("\n")
 
-    def _tail(self) -> tuple[int, str]:
-        """(entries so far, hash of the last one), read from the end of the log itself."""
+    def _tail(self) -> tuple[int, str, str | None]:
+        """(entries so far, hash of the last one, that entry's ``prev``), read from the
+        end of the log itself."""
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
-            return 0, GENESIS_HASH
+            return 0, GENESIS_HASH, None
         with open(self.path, "rb") as handle:
             handle.seek(max(size - _TAIL_BYTES, 0))
             lines = [line for line in handle.read().split(b"\n") if line.strip()]
         if not lines:
-            return 0, GENESIS_HASH
+            return 0, GENESIS_HASH, None
         try:
             entry = json.loads(lines[-1])
-            return int(entry["seq"]), str(entry["hash"])
+            return int(entry["seq"]), str(entry["hash"]), entry.get("prev")
         except (ValueError, KeyError, TypeError):
             pass
         # The last line is longer than the tail read, or damaged: read it whole. A
@@ -246,15 +253,41 @@ class AuditLog:
                 count, last = count + 1, text
         try:
             entry = json.loads(last)
-            return int(entry["seq"]), str(entry["hash"])
+            return int(entry["seq"]), str(entry["hash"]), entry.get("prev")
         except (ValueError, KeyError, TypeError):
-            return count, hashlib.sha256(last.encode("utf-8")).hexdigest()
+            return count, hashlib.sha256(last.encode("utf-8")).hexdigest(), None
 
-    def _write_head(self, count: int, last_hash: str) -> None:
+    def _head_mismatch(
+        self, count: int, last_hash: str, last_prev: str | None
+    ) -> dict[str, Any] | None:
+        """What the recorded head says was lost, if the log no longer ends where the
+        head says it did (kept in head.json for good once noticed)."""
+        head = self.head()
+        if head is None:
+            return None
+        if isinstance(head.get("mismatch"), dict):
+            return dict(head["mismatch"])
+        recorded = (head.get("entries"), head.get("hash"))
+        if recorded == (count, last_hash) or _head_update_lost(head, count, last_prev):
+            return None
+        return {
+            "recorded_entries": head.get("entries"),
+            "recorded_hash": head.get("hash"),
+            "found_entries": count,
+            "found_hash": last_hash,
+            "noticed_at": utc_now(),
+        }
+
+    def _write_head(
+        self, count: int, last_hash: str, mismatch: dict[str, Any] | None = None
+    ) -> None:
+        head: dict[str, Any] = {"entries": count, "hash": last_hash}
+        if mismatch is not None:
+            head["mismatch"] = mismatch
         temporary = self.head_path.with_name(f".{HEAD_NAME}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump({"entries": count, "hash": last_hash}, handle)
+            json.dump(head, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.head_path)
@@ -264,6 +297,7 @@ def verify_log(log: AuditLog | None = None) -> Verification:
     """Check every link of the chain and the recorded head; name the first bad line."""
     log = log if log is not None else AuditLog()
     previous = GENESIS_HASH
+    last_prev: str | None = None
     count = 0
 
     def broken(line: int, problem: str) -> Verification:
@@ -284,9 +318,22 @@ def verify_log(log: AuditLog | None = None) -> Verification:
                 f"the entry does not follow the one before it: an entry before line "
                 f"{number} was removed, or entries were reordered.",
             )
+        last_prev = previous
         previous = str(entry["hash"])
         count += 1
     head = log.head()
+    mismatch = head.get("mismatch") if head is not None else None
+    if isinstance(mismatch, dict):
+        found = mismatch.get("found_entries")
+        return broken(
+            found + 1 if isinstance(found, int) else count,
+            f"entries were removed from the end of the log: {mismatch.get('recorded_entries')} "
+            f"had been written, but only {found} were left when the entry on line "
+            f"{found + 1 if isinstance(found, int) else '?'} was added "
+            f"(noticed {mismatch.get('noticed_at')}).",
+        )
+    if head is not None and _head_update_lost(head, count, last_prev):
+        return Verification(True, count, None, "", previous, log.path)
     if head is not None and (head.get("entries"), head.get("hash")) != (count, previous):
         recorded = head.get("entries")
         if isinstance(recorded, int) and recorded > count:
@@ -299,6 +346,14 @@ def verify_log(log: AuditLog | None = None) -> Verification:
     if head is None and count:
         return broken(count, "the recorded head (head.json) is missing.")
     return Verification(True, count, None, "", previous, log.path)
+
+
+def _head_update_lost(head: dict[str, Any], count: int, last_prev: str | None) -> bool:
+    """Whether the log holds exactly one entry more than the head records, chained to
+    the recorded last one: Enclave stopped between writing an entry and its head."""
+    return (
+        head.get("entries") == count - 1 and last_prev is not None and head.get("hash") == last_prev
+    )
 
 
 def record(

@@ -114,6 +114,31 @@ def test_entries_cut_from_the_end_are_caught_by_the_head(tmp_path: Path):
     assert "5 were written" in result.problem
 
 
+def test_entries_cut_from_the_end_stay_caught_after_new_entries(tmp_path: Path):
+    log = _filled(tmp_path)
+    _write(log, _lines(log)[:3])
+    log.append("app_started", {"version": "test"})  # as every start of Enclave does
+    log.append("app_started", {"version": "test"})
+
+    result = verify_log(log)
+    assert not result.intact
+    assert result.first_bad_line == 4
+    assert "removed from the end" in result.problem and "5 had been written" in result.problem
+
+
+def test_a_lost_head_update_is_not_taken_for_tampering(tmp_path: Path):
+    log = _filled(tmp_path, 3)
+    head_after_three = log.head_path.read_text(encoding="utf-8")
+    log.append("app_started", {"version": "test"})
+    # Enclave stopped after writing the fourth entry but before its head.
+    log.head_path.write_text(head_after_three, encoding="utf-8")
+
+    assert verify_log(log).intact
+    log.append("app_started", {"version": "test"})
+    result = verify_log(log)
+    assert result.intact and result.entries == 5
+
+
 def test_a_garbled_line_is_named(tmp_path: Path):
     log = _filled(tmp_path)
     lines = _lines(log)
