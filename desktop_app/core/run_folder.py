@@ -41,6 +41,8 @@ from desktop_app.core.permissions import (
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
+#: The evaluation of a finished run against its base model (engine.evaluation writes it).
+EVALUATION_FILE = "evaluation.json"
 #: Name of the run's secret key for consistent pseudonyms (never in the manifest).
 PSEUDONYM_SALT = "pseudonym-salt"
 

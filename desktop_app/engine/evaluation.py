@@ -22,7 +22,7 @@ from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import Reporter, StageChanged, WarningRaised
 from desktop_app.core.hashing import sha256_file
 from desktop_app.core.manifest import utc_now
-from desktop_app.core.run_folder import RunFolder, write_json_atomic
+from desktop_app.core.run_folder import EVALUATION_FILE, RunFolder, write_json_atomic
 from desktop_app.engine.answer_comparison import (
     SIDES,
     ComparedExample,
@@ -49,7 +49,6 @@ from desktop_app.engine.run_record import refresh_lineage
 from desktop_app.engine.sft_data import encode_records, encoding_warnings
 
 #: The file :func:`evaluate_run` writes into the run folder.
-EVALUATION_FILE = "evaluation.json"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,10 @@ the window and the tests all leave the same trail.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from desktop_app.core.audit import AuditError, config_hash, record
 from desktop_app.core.events import Event, RunCancelled, RunFailed, RunFinished, RunStarted
-from desktop_app.core.manifest import file_hashes
 from desktop_app.core.run_folder import RunFolder
 
 #: At most this many excluded records are listed one by one in an audit entry; the
@@ -38,9 +36,7 @@ def audit_run_inputs(
     run = str(folder.path)
     hashes = folder.read_manifest().get("data_files", {})
     for entry in data_record["files"]:
-        digest = hashes.get(entry["path"]) or file_hashes([Path(entry["path"])]).get(
-            entry["path"], {}
-        )
+        digest = hashes.get(entry["path"], {})  # the manifest hashed every data file
         record(
             "dataset_imported",
             {

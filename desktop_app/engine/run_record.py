@@ -23,7 +23,7 @@ from desktop_app.core.manifest import (
     new_manifest,
 )
 from desktop_app.core.model_card import MODEL_CARD_NAME, model_card_markdown
-from desktop_app.core.run_folder import RunFolder
+from desktop_app.core.run_folder import EVALUATION_FILE, RunFolder
 from desktop_app.engine.model_files import ModelSource, model_weight_files
 
 
@@ -159,9 +159,6 @@ def finish_run_record(
 
 
 # --- lineage after training ------------------------------------------------------------
-
-#: The comparison with the base model that the Evaluate step writes into the run folder.
-EVALUATION_FILE = "evaluation.json"
 
 
 def audit_head() -> str | None:

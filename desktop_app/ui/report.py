@@ -34,14 +34,13 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.report_html import build_report_html
-from desktop_app.core.run_folder import RunFolder
+from desktop_app.core.run_folder import EVALUATION_FILE, RunFolder
 
 #: File names the report writes into the run folder.
 REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 LOSS_IMAGE = "report-loss-curves.png"
 #: Files in the run folder read when the caller passes no dict.
-EVALUATION_FILE = "evaluation.json"
 REVIEW_FILE = "review.json"
 PROBE_FILE = "memorisation.json"
 

@@ -32,8 +32,6 @@ from desktop_app.ui.pages.evaluate_worker import plain_message
 from desktop_app.ui.report import PROBE_FILE, write_report
 from desktop_app.ui.widgets.error_dialog import show_error
 
-DECISIONS = SIGN_OFF_DECISIONS
-
 
 def save_probe_result(run_dir: Path, result: MemorisationResult) -> Path:
     """Write the probe's result to ``<run_dir>/memorisation.json`` atomically."""
@@ -174,7 +172,7 @@ class SignOffPanel(QWidget):
         self.reviewer_edit.setToolTip("Who reviewed the model (printed on the report).")
         self.decision_combo = QComboBox()
         self.decision_combo.setObjectName("decision")
-        self.decision_combo.addItems(DECISIONS)
+        self.decision_combo.addItems(SIGN_OFF_DECISIONS)
         self.decision_combo.setToolTip("Whether the model may be used.")
         self.notes_edit = QPlainTextEdit()
         self.notes_edit.setObjectName("signOffNotes")
