@@ -143,14 +143,27 @@ class JobRunner(QObject):
         self,
         job: Job,
         describe_failure: Callable[[BaseException], str],
-        connect: Callable[[JobWorker], None],
+        succeeded: Callable[[Any], None],
+        failed: Callable[[str, str], None],
+        event_reported: Callable[[Any], None] | None = None,
     ) -> bool:
-        """Start ``job``; False when one is still running."""
+        """Start ``job``; False when one is still running.
+
+        Args:
+            job: The work, run in the job's thread.
+            describe_failure: Turns an unexpected exception into a plain message.
+            succeeded: Receives the job's result; a bound slot of a GUI-thread object.
+            failed: Receives (plain message, details).
+            event_reported: Receives each engine event the job reports, if given.
+        """
         if self.job is not None:
             return False
 
         def wire(worker: JobWorker) -> None:
-            connect(worker)
+            if event_reported is not None:
+                worker.event_reported.connect(event_reported)
+            worker.succeeded.connect(succeeded)
+            worker.failed.connect(failed)
             worker.finished.connect(self._on_finished)
 
         self.job = start_job(self, job, describe_failure, wire, self._name)

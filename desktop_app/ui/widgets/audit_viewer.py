@@ -346,16 +346,12 @@ class AuditViewer(QDialog):
         def job(reporter: JobWorker, stop: threading.Event) -> AuditSnapshot:
             return read_and_verify(log)
 
-        started = self._runner.start(job, plain_message, self._connect_reading)
+        started = self._runner.start(job, plain_message, self._on_read_succeeded, self._on_failed)
         if started:
             self.banner.setText("Checking the audit log…")
             self._paint_banner("checking")
             self._update_controls()
         return started
-
-    def _connect_reading(self, worker: JobWorker) -> None:
-        worker.succeeded.connect(self._on_read_succeeded)
-        worker.failed.connect(self._on_failed)
 
     @Slot(object)
     def _on_read_succeeded(self, snapshot: AuditSnapshot) -> None:
@@ -542,14 +538,10 @@ class AuditViewer(QDialog):
         def job(reporter: JobWorker, stop: threading.Event) -> ExportedLog:
             return export_log(destination, log)
 
-        self._runner.start(job, plain_message, self._connect_export)
+        self._runner.start(job, plain_message, self._on_export_succeeded, self._on_export_failed)
         self.status_label.setText("Exporting…")
         self._update_controls()
         return True
-
-    def _connect_export(self, worker: JobWorker) -> None:
-        worker.succeeded.connect(self._on_export_succeeded)
-        worker.failed.connect(self._on_export_failed)
 
     @Slot(object)
     def _on_export_succeeded(self, exported: ExportedLog) -> None:

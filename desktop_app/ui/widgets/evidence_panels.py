@@ -103,7 +103,9 @@ class ProbePanel(QWidget):
             return probe_memorisation(run_dir, stop_event=stop, reporter=reporter)
 
         self.result_view.setPlainText("Starting…")
-        self._runner.start(job, plain_message, self._connect)
+        self._runner.start(
+            job, plain_message, self._on_succeeded, self._on_failed, self._on_event_reported
+        )
         self._update_controls()
         return True
 
@@ -114,11 +116,6 @@ class ProbePanel(QWidget):
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         return self._runner.shutdown(timeout_ms)
-
-    def _connect(self, worker: JobWorker) -> None:
-        worker.event_reported.connect(self._on_event_reported)
-        worker.succeeded.connect(self._on_succeeded)
-        worker.failed.connect(self._on_failed)
 
     @Slot(object)
     def _on_event_reported(self, event: object) -> None:

@@ -207,7 +207,9 @@ class ExportPanel(QWidget):
         self.last_result = None
         self.result_label.setText("")
         self.status_label.setText(f"Exporting to {destination}…")
-        self._runner.start(job, plain_message, self._connect)
+        self._runner.start(
+            job, plain_message, self._on_succeeded, self._on_failed, self._on_event_reported
+        )
         self._update_controls()
         return True
 
@@ -216,11 +218,6 @@ class ExportPanel(QWidget):
         return self._runner.shutdown(timeout_ms)
 
     # --- the job's signals --------------------------------------------------------
-
-    def _connect(self, worker: JobWorker) -> None:
-        worker.event_reported.connect(self._on_event_reported)
-        worker.succeeded.connect(self._on_succeeded)
-        worker.failed.connect(self._on_failed)
 
     @Slot(object)
     def _on_event_reported(self, event: object) -> None:

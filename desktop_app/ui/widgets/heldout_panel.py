@@ -202,7 +202,9 @@ class HeldOutPanel(QWidget):
                 on_example=reporter.report,
             )
 
-        self._runner.start(job, plain_message, self._connect)
+        self._runner.start(
+            job, plain_message, self._on_succeeded, self._on_failed, self._on_event_reported
+        )
         self.status_label.setText("Starting…")
         self._update_controls()
         return True
@@ -216,11 +218,6 @@ class HeldOutPanel(QWidget):
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop and wait for the thread (before the window closes)."""
         return self._runner.shutdown(timeout_ms)
-
-    def _connect(self, worker: JobWorker) -> None:
-        worker.event_reported.connect(self._on_event_reported)
-        worker.succeeded.connect(self._on_succeeded)
-        worker.failed.connect(self._on_failed)
 
     # -- worker signals -----------------------------------------------------------------
 

@@ -179,7 +179,7 @@ class PlaygroundPanel(QWidget):
             return models.for_run(run).answer("tuned", conversation, settings, stop)
 
         self.status_label.setText("The fine-tuned model is replying…")
-        self._runner.start(job, plain_message, self._connect)
+        self._runner.start(job, plain_message, self._on_succeeded, self._on_failed)
         self._update_controls()
         return True
 
@@ -195,10 +195,6 @@ class PlaygroundPanel(QWidget):
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         return self._runner.shutdown(timeout_ms)
-
-    def _connect(self, worker: JobWorker) -> None:
-        worker.succeeded.connect(self._on_succeeded)
-        worker.failed.connect(self._on_failed)
 
     @Slot(object)
     def _on_succeeded(self, answer: Answer) -> None:
