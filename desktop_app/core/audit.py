@@ -240,22 +240,19 @@ class AuditLog:
             lines = [line for line in handle.read().split(b"\n") if line.strip()]
         if not lines:
             return 0, GENESIS_HASH, None
-        try:
-            entry = json.loads(lines[-1])
-            return int(entry["seq"]), str(entry["hash"]), entry.get("prev")
-        except (ValueError, KeyError, TypeError):
-            pass
+        link = _chain_link(lines[-1])
+        if link is not None:
+            return link
         # The last line is longer than the tail read, or damaged: read it whole. A
         # damaged one is chained to by its text, so the damage stays visible.
         count, last = 0, ""
         for _, text in self._lines():
             if text.strip():
                 count, last = count + 1, text
-        try:
-            entry = json.loads(last)
-            return int(entry["seq"]), str(entry["hash"]), entry.get("prev")
-        except (ValueError, KeyError, TypeError):
-            return count, hashlib.sha256(last.encode("utf-8")).hexdigest(), None
+        link = _chain_link(last.encode("utf-8"))
+        if link is not None:
+            return link
+        return count, hashlib.sha256(last.encode("utf-8")).hexdigest(), None
 
     def _head_mismatch(
         self, count: int, last_hash: str, last_prev: str | None
@@ -346,6 +343,15 @@ def verify_log(log: AuditLog | None = None) -> Verification:
     if head is None and count:
         return broken(count, "the recorded head (head.json) is missing.")
     return Verification(True, count, None, "", previous, log.path)
+
+
+def _chain_link(line: bytes) -> tuple[int, str, str | None] | None:
+    """An entry's (seq, hash, prev), or None when the line is not a whole entry."""
+    try:
+        entry = json.loads(line)
+        return int(entry["seq"]), str(entry["hash"]), entry.get("prev")
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _head_update_lost(head: dict[str, Any], count: int, last_prev: str | None) -> bool:
