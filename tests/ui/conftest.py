@@ -20,6 +20,8 @@ from desktop_app.ui.widgets.error_dialog import ErrorDialog
 
 #: Seconds a test's leftover training thread gets to stop before the suite gives up on it.
 _LEFTOVER_WAIT_MS = 60_000
+#: Seconds a new non-daemon thread that is already on its way out gets to end.
+_EXITING_THREAD_WAIT_S = 10.0
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,6 +52,11 @@ def no_thread_left_running(qapp: QApplication) -> Iterator[None]:
         for thread in threading.enumerate()
         if thread not in before and thread.is_alive() and not thread.daemon
     ]
+    # A pool shut down without waiting (transformers' loader calls
+    # ThreadPoolExecutor.shutdown(wait=False)) has threads that are only exiting.
+    for thread in new_threads:
+        thread.join(_EXITING_THREAD_WAIT_S)
+    new_threads = [thread for thread in new_threads if thread.is_alive()]
     assert not leftovers, f"{len(leftovers)} training thread(s) were still running"
     assert not new_threads, f"threads left running: {new_threads}"
 
