@@ -35,15 +35,9 @@ from desktop_app.core.events import (
     StepMetrics,
     WarningRaised,
 )
-from desktop_app.core.paths import enclave_home
+from desktop_app.core.paths import enclave_home, sample_data_file
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 3
-SAMPLE_DATA = (
-    Path(__file__).resolve().parent.parent
-    / "resources"
-    / "sample_data"
-    / "policy_handbook_qa.jsonl"
-)
 
 
 def _human_seconds(seconds: float | None) -> str:
@@ -173,7 +167,7 @@ def _command_train(args: argparse.Namespace) -> int:
 def _command_demo(args: argparse.Namespace) -> int:
     config = RunConfig()
     config.model.path = DEMO_MODEL
-    config.data.train = str(SAMPLE_DATA)
+    config.data.train = str(sample_data_file())
     config.data.pii_redaction = "tags"
     config.method.name = "lora"
     config.hyperparameters.max_steps = args.max_steps
@@ -264,12 +258,27 @@ def _command_screenshots(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _self_test(rest: list[str]) -> int:
+    if rest not in ([], ["--verbose"]):
+        print("Usage: enclave --self-test [--verbose]", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from desktop_app.self_test import self_test_command
+
+    return self_test_command(verbose=bool(rest))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(
         prog="enclave", description="Fine-tune language models on this computer, offline."
     )
     parser.add_argument("--version", action="version", version=f"Enclave {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check every part of the installation offline and print a pass/fail report "
+        "(add --verbose for technical details)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="fine-tune a model from a run configuration")
@@ -335,6 +344,8 @@ def run_cli(argv: list[str]) -> int:
         from desktop_app.ui.app import run_app
 
         return run_app([])
+    if argv[0] == "--self-test":
+        return _self_test(argv[1:])
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:

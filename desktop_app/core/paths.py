@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -10,6 +11,26 @@ import platformdirs
 from desktop_app.core.permissions import make_private_dir
 
 APP_NAME = "Enclave"
+#: The sample data the demo trains on, in the resources folder.
+SAMPLE_DATA_NAME = "policy_handbook_qa.jsonl"
+
+
+def resources_dir() -> Path:
+    """The ``resources`` folder: inside the bundle (``sys._MEIPASS``) when frozen by
+    PyInstaller, beside the package in a source checkout, else where the wheel put it
+    (``<environment>/share/enclave/resources``, see pyproject's data-files)."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle:
+        return Path(bundle) / "resources"
+    checkout = Path(__file__).resolve().parent.parent.parent / "resources"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "enclave" / "resources"
+
+
+def sample_data_file() -> Path:
+    """The sample training data (an insurer's policy handbook as questions and answers)."""
+    return resources_dir() / "sample_data" / SAMPLE_DATA_NAME
 
 
 def enclave_home() -> Path:

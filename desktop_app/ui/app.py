@@ -15,6 +15,9 @@ from desktop_app.ui.project import app_settings
 
 #: Close the window this many milliseconds after it is shown (tests and screenshots).
 EXIT_AFTER_START_ENV = "ENCLAVE_EXIT_AFTER_START_MS"
+#: Print a line to standard output once the window is on screen (the start-up benchmark).
+REPORT_FIRST_WINDOW_ENV = "ENCLAVE_REPORT_FIRST_WINDOW"
+FIRST_WINDOW_LINE = "enclave: first window shown"
 
 
 def create_application(argv: list[str]) -> QApplication:
@@ -43,6 +46,9 @@ def run_app(argv: list[str]) -> int:
     settings = app_settings()
     window = MainWindow(default_pages(settings), settings)
     window.show()
+    if os.environ.get(REPORT_FIRST_WINDOW_ENV):
+        # A zero timer fires once the event loop has handled the show and first paint.
+        QTimer.singleShot(0, lambda: print(FIRST_WINDOW_LINE, flush=True))
     exit_after = os.environ.get(EXIT_AFTER_START_ENV)
     if exit_after:
         QTimer.singleShot(int(exit_after), window.close)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QSettings
 from desktop_app.core.config import DEMO_MODEL, RunConfig
 from desktop_app.core.config_io import config_from_dict, config_to_dict
 from desktop_app.core.errors import ConfigError, UserInputError
-from desktop_app.core.paths import APP_NAME, enclave_home
+from desktop_app.core.paths import APP_NAME, enclave_home, sample_data_file
 from desktop_app.core.run_folder import write_json_atomic
 
 PROJECT_FORMAT = 1
@@ -29,13 +29,6 @@ PROJECT_SUFFIX = ".enclave.json"
 AUTOSAVE_NAME = "autosave.enclave.json"
 RECENT_PROJECTS_KEY = "recentProjects"
 MAX_RECENT = 8
-#: The sample data the demo trains on.
-SAMPLE_DATA = (
-    Path(__file__).resolve().parent.parent.parent
-    / "resources"
-    / "sample_data"
-    / "policy_handbook_qa.jsonl"
-)
 
 
 class ProjectError(UserInputError):
@@ -65,7 +58,7 @@ def demo_config() -> RunConfig:
     """The demo: the built-in SmolLM2 model on the sample policy handbook, ready to run."""
     config = RunConfig()
     config.model.path = DEMO_MODEL
-    config.data.train = str(SAMPLE_DATA)
+    config.data.train = str(sample_data_file())
     config.output.dir = str(enclave_home() / "runs")
     return config
 
