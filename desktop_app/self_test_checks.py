@@ -144,24 +144,13 @@ def check_offline(context: CheckContext) -> str:
     )
 
 
-def _qt_platform_for_check() -> str | None:
-    """The platform plugin to draw with: the user's choice, the system's own when there
-    is a screen, else offscreen (so the check also runs on a server or in CI)."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return None
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        return "offscreen"
-    return None
-
-
 def check_qt(context: CheckContext) -> str:
-    """The Qt platform plugins are present and a window can be drawn."""
-    from PySide6.QtCore import QLibraryInfo
+    """The Qt platform plugins are present and load, and a window can be drawn."""
     from PySide6.QtWidgets import QApplication, QLabel
 
-    plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    from desktop_app.ui.qt_platform import check_qt_platform, plugins_dir, xcb_load_problem
+
+    plugins = plugins_dir()
     present = sorted(
         name.split(".")[0].removeprefix("lib").removeprefix("q")
         for name in (os.listdir(plugins) if plugins.is_dir() else [])
@@ -174,10 +163,24 @@ def check_qt(context: CheckContext) -> str:
             f"Qt's platform plugins {', '.join(lacking)} are missing from {plugins}.",
             "The installation is incomplete. Reinstall Enclave from the same bundle or kit.",
         )
+    check_qt_platform()  # this screen's plugin loads (or: which library is missing)
+    note = ""
+    if platform_key == "linux":
+        problem = xcb_load_problem()
+        note = (
+            "; X11 support loads"
+            if problem is None
+            else (f"; no screen here, but X11 windows would fail: {problem}")
+        )
     application = QApplication.instance()
     if application is None:
-        chosen = _qt_platform_for_check()
-        arguments = [sys.argv[0] or "enclave"] + (["-platform", chosen] if chosen else [])
+        # Without a screen (a server, a build machine) draw off-screen.
+        headless = platform_key == "linux" and not (
+            os.environ.get("QT_QPA_PLATFORM")
+            or os.environ.get("DISPLAY")
+            or os.environ.get("WAYLAND_DISPLAY")
+        )
+        arguments = [sys.argv[0] or "enclave"] + (["-platform", "offscreen"] if headless else [])
         application = QApplication(arguments)
     label = QLabel("Enclave self-test")
     label.resize(240, 60)
@@ -189,7 +192,7 @@ def check_qt(context: CheckContext) -> str:
             "Check the graphics driver, or run with QT_QPA_PLATFORM=offscreen to test "
             "without a screen.",
         )
-    return f"platform '{QApplication.platformName()}' draws windows; plugins: {', '.join(present)}"
+    return f"platform '{QApplication.platformName()}' draws windows{note}"
 
 
 def check_tokenizer(context: CheckContext) -> str:

@@ -12,12 +12,15 @@ from desktop_app.core.paths import APP_NAME
 from desktop_app.ui.gui_gc import keep_garbage_collection_in_gui_thread
 from desktop_app.ui.main_window import MainWindow, default_pages
 from desktop_app.ui.project import app_settings
+from desktop_app.ui.qt_platform import QtPlatformError, check_qt_platform
 
 #: Close the window this many milliseconds after it is shown (tests and screenshots).
 EXIT_AFTER_START_ENV = "ENCLAVE_EXIT_AFTER_START_MS"
 #: Print a line to standard output once the window is on screen (the start-up benchmark).
 REPORT_FIRST_WINDOW_ENV = "ENCLAVE_REPORT_FIRST_WINDOW"
 FIRST_WINDOW_LINE = "enclave: first window shown"
+#: Exit code when the window cannot open (the command line's "cannot use this" code).
+EXIT_CANNOT_OPEN_WINDOW = 2
 
 
 def create_application(argv: list[str]) -> QApplication:
@@ -41,7 +44,13 @@ def create_application(argv: list[str]) -> QApplication:
 
 
 def run_app(argv: list[str]) -> int:
-    """Open the wizard and run until the window is closed; returns the exit code."""
+    """Open the wizard and run until the window is closed; returns the exit code (2 when
+    the window cannot open, with the reason on standard error)."""
+    try:
+        check_qt_platform()
+    except QtPlatformError as error:
+        print(f"Error: {error.user_message()}", file=sys.stderr)
+        return EXIT_CANNOT_OPEN_WINDOW
     app = create_application(argv)
     settings = app_settings()
     window = MainWindow(default_pages(settings), settings)
