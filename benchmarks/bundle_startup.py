@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from desktop_app.ui.app import (  # noqa: E402
+from desktop_app.ui.startup_probe import (  # noqa: E402
     EXIT_AFTER_START_ENV,
     FIRST_WINDOW_LINE,
     REPORT_FIRST_WINDOW_ENV,

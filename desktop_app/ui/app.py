@@ -13,12 +13,12 @@ from desktop_app.ui.gui_gc import keep_garbage_collection_in_gui_thread
 from desktop_app.ui.main_window import MainWindow, default_pages
 from desktop_app.ui.project import app_settings
 from desktop_app.ui.qt_platform import QtPlatformError, check_qt_platform
+from desktop_app.ui.startup_probe import (
+    EXIT_AFTER_START_ENV,
+    FIRST_WINDOW_LINE,
+    REPORT_FIRST_WINDOW_ENV,
+)
 
-#: Close the window this many milliseconds after it is shown (tests and screenshots).
-EXIT_AFTER_START_ENV = "ENCLAVE_EXIT_AFTER_START_MS"
-#: Print a line to standard output once the window is on screen (the start-up benchmark).
-REPORT_FIRST_WINDOW_ENV = "ENCLAVE_REPORT_FIRST_WINDOW"
-FIRST_WINDOW_LINE = "enclave: first window shown"
 #: Exit code when the window cannot open (the command line's "cannot use this" code).
 EXIT_CANNOT_OPEN_WINDOW = 2
 
