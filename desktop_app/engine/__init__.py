@@ -2,6 +2,12 @@
 
 Importing the engine quiets the libraries' own console output: progress is reported
 through our events, and their progress bars and notices would only confuse a user.
+
+Importing it loads none of those libraries, so the window opens quickly: modules import
+them inside the functions that use them (annotations under ``TYPE_CHECKING``). Only
+the subclasses of library classes import them at the top, in ``sft_batches``,
+``callbacks`` and ``generation_stop``, which are imported from inside functions.
+tests/engine/test_lazy_imports.py keeps to this.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Small pure builders that turn our configuration into library objects.
 
 They take plain config values and return transformers / peft objects; none of them
-loads a model, so they are unit-tested without one.
+loads a model, so they are unit-tested without one. torch, peft and transformers are
+imported by the builders that need them, so importing this module loads none of them.
 """
 
 from __future__ import annotations
@@ -9,17 +10,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-from peft import LoraConfig
-from transformers import BitsAndBytesConfig, TrainingArguments
-
-from desktop_app.core.config import HyperParams, MethodSpec
+from desktop_app.core.config import COMPUTE_DTYPES, HyperParams, MethodSpec
 from desktop_app.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    import torch
+    from peft import LoraConfig
+    from transformers import BitsAndBytesConfig, TrainingArguments
+
     from desktop_app.core.hardware import HardwareInfo
 
-_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
+#: The number formats a run computes in, by the name the config and manifest use.
+DTYPE_NAMES = tuple(name for name in COMPUTE_DTYPES if name != "auto")
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """torch.bfloat16 for 'bfloat16' (see :data:`DTYPE_NAMES`; the inverse of
+    :func:`dtype_name`).
+
+    Raises:
+        ValueError: ``name`` is not one of :data:`DTYPE_NAMES`.
+    """
+    if name not in DTYPE_NAMES:
+        raise ValueError(f"Unknown number format {name!r}; expected one of {DTYPE_NAMES}.")
+    import torch
+
+    dtype: torch.dtype = getattr(torch, name)
+    return dtype
 
 
 def resolve_method(spec: MethodSpec, hardware: HardwareInfo) -> str:
@@ -52,10 +69,10 @@ def resolve_compute_dtype(spec: MethodSpec, hardware: HardwareInfo) -> torch.dty
                 "method.compute_dtype",
                 "float16 training needs an NVIDIA GPU; on the CPU use float32 or auto.",
             )
-        return _DTYPES[chosen]
+        return torch_dtype(chosen)
     if not hardware.gpus:
-        return torch.float32
-    return torch.bfloat16 if hardware.gpus[0].supports_bf16 else torch.float16
+        return torch_dtype("float32")
+    return torch_dtype("bfloat16" if hardware.gpus[0].supports_bf16 else "float16")
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -74,6 +91,9 @@ def quantization_config(
     """
     if method != "qlora":
         return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
     if spec.quantization_bits == 8:
         if device != "cuda":
             raise ConfigError(
@@ -94,6 +114,8 @@ def lora_config(method: str, spec: MethodSpec) -> LoraConfig | None:
     """The PEFT adapter settings for LoRA and QLoRA, or None for full and freeze."""
     if method not in ("lora", "qlora"):
         return None
+    from peft import LoraConfig
+
     return LoraConfig(
         r=spec.lora_r,
         lora_alpha=spec.lora_alpha,
@@ -125,6 +147,9 @@ def training_arguments(
     Checkpoints are written by the Trainer into ``staging_dir`` and published into the
     run folder by our callback once complete.
     """
+    import torch
+    from transformers import TrainingArguments
+
     evaluate_periodically = has_validation and hyper.eval_every_steps > 0
     on_gpu = device == "cuda"
     return TrainingArguments(

@@ -5,7 +5,7 @@ tasks (text + label data) get accuracy, per-class and macro precision, recall an
 and a confusion matrix. Everything here is plain Python on strings and runs offline:
 ROUGE-L's longest common subsequence comes from ``rouge-score`` and BLEU from
 ``sacrebleu``; neither downloads anything (``evaluate.load`` would fetch metric code
-from a hub, which is why it is not used).
+from a hub, which is why it is not used). Both are imported when they score.
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
-
-from rouge_score import rouge_scorer
-from sacrebleu.metrics import BLEU
 
 #: Column of the confusion matrix for predictions that match none of the known classes.
 OTHER_LABEL = "(other)"
@@ -129,6 +126,8 @@ def rouge_l(predictions: Sequence[str], references: Sequence[str]) -> float:
     Raises:
         ValueError: When the lists differ in length or are empty.
     """
+    from rouge_score import rouge_scorer
+
     _check_pairs(predictions, references)
     scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=_UnicodeWordTokenizer())
     total = 0.0
@@ -161,6 +160,8 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     Raises:
         ValueError: When the lists differ in length or are empty.
     """
+    from sacrebleu.metrics import BLEU
+
     _check_pairs(predictions, references)
     # force=True only silences sacrebleu's "looks already tokenized" warning, which is
     # meant for researchers passing tokenized files, not for model answers.

@@ -9,7 +9,8 @@ Every export holds ``manifest.json`` (the run's record, ``run`` = the run folder
 ``export``: kind, artifact hashes, audit head, who and when) and ``MODEL_CARD.md``. It
 is written into a temporary folder beside the destination and renamed into place at the
 end, so a failed export leaves nothing half-written. The export is recorded in the
-audit log (``exported``) and in the run folder's ``exports.json``.
+audit log (``exported``) and in the run folder's ``exports.json``. torch, transformers
+and peft are imported only to merge.
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-from peft import PeftModel
-from transformers import AutoModelForCausalLM
-
 from desktop_app.core.audit import AuditError, record
 from desktop_app.core.errors import ModelError, UserInputError
 from desktop_app.core.events import Reporter, StageChanged, WarningRaised
@@ -36,6 +33,7 @@ from desktop_app.core.manifest import file_hashes, library_versions, utc_now, wh
 from desktop_app.core.model_card import MODEL_CARD_NAME, model_card_markdown
 from desktop_app.core.run_folder import RunFolder, write_json_atomic
 from desktop_app.engine import quiet_library_output
+from desktop_app.engine.builders import torch_dtype
 from desktop_app.engine.finished_run import ADAPTER_METHODS, FinishedRun, open_finished_run
 from desktop_app.engine.model_files import (
     model_weight_files,
@@ -54,7 +52,7 @@ MANIFEST_NAME = "manifest.json"
 #: Files of the trained folder that are not copied: PEFT's own template card, which
 #: MODEL_CARD.md replaces.
 _NOT_EXPORTED = {"README.md"}
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: The number formats a model can be merged in, and the bytes of one weight in each.
 _ELEMENT_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 #: Room kept free beyond the estimate (file system overhead, tokenizer, manifest).
 _SPARE_BYTES = 16 * 1024 * 1024
@@ -180,7 +178,7 @@ def _size_of(folder: Path) -> int:
 def _merge_dtype(manifest: dict[str, Any]) -> str:
     """float32 for runs trained on the CPU; the run's bfloat16 or float16 on a GPU."""
     name = str(manifest.get("compute_dtype", "float32"))
-    return name if manifest.get("device") == "cuda" and name in _DTYPES else "float32"
+    return name if manifest.get("device") == "cuda" and name in _ELEMENT_BYTES else "float32"
 
 
 def _base_model_folder(run: FinishedRun, manifest: dict[str, Any], reporter: Reporter) -> Path:
@@ -220,10 +218,13 @@ def _write_merged(
     base_folder = _base_model_folder(run, manifest, reporter)
     _check_free_space(staging, _merged_size(base_folder, dtype) + _size_of(run.output_path))
     _stage(reporter, "loading_model", f"Loading the base model in {dtype}")
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
     quiet_library_output()
     base = AutoModelForCausalLM.from_pretrained(
         str(base_folder),
-        dtype=_DTYPES[dtype],
+        dtype=torch_dtype(dtype),
         device_map={"": "cpu"},
         trust_remote_code=False,
         use_safetensors=True,

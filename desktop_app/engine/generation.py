@@ -2,28 +2,22 @@
 
 :func:`load_comparison` loads the base model the way training did and the trained
 adapter (or whole model) on top; :func:`generate` answers one prompt, laid out the way
-training laid out its examples. Plain functions and data, no Qt.
+training laid out its examples. Plain functions and data, no Qt. torch, transformers
+and peft are imported by the functions that load and generate, so the settings and
+answers can be used (by the window, say) without loading them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import torch
-from peft import PeftModel
-from transformers import (
-    AutoModelForCausalLM,
-    GenerationConfig,
-    StoppingCriteria,
-    StoppingCriteriaList,
-)
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop_app.core.config import ModelSpec, RunConfig
 from desktop_app.core.errors import ConfigError, ModelError, UserInputError
@@ -45,6 +39,9 @@ from desktop_app.engine.model_files import (
     resolve_model_source,
 )
 from desktop_app.engine.safe_loading import record_model_opened
+
+if TYPE_CHECKING:
+    import torch
 
 #: A question, or a conversation so far (``role``/``content`` dicts) ending on a user turn.
 Prompt = str | Sequence[Mapping[str, str]]
@@ -138,16 +135,22 @@ class Comparison:
 def free_model_memory() -> None:
     """Give back the memory of models no longer referenced (GPU cache included)."""
     gc.collect()
-    if torch.cuda.is_available():
+    # Without torch loaded no model was either: importing it here would only cost time.
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
 def inference_device() -> str:
     """``cuda`` when a GPU can be used, else ``cpu``."""
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _inference_dtype(device: str) -> torch.dtype:
+    import torch
+
     # On the CPU float32 is the fast format (also for 4-bit layers: see builders).
     if device != "cuda":
         return torch.float32
@@ -199,6 +202,8 @@ def _base_model_folder(run: FinishedRun) -> tuple[Path, bool]:
 def _load_causal_model(
     folder: Path, device: str, dtype: torch.dtype, quantization: Any, trust_remote_code: bool
 ) -> Any:
+    from transformers import AutoModelForCausalLM
+
     trusted = check_remote_code(folder, trust_remote_code).needed
     model = AutoModelForCausalLM.from_pretrained(
         str(folder),
@@ -250,6 +255,8 @@ def load_comparison(run: FinishedRun | str | Path, *, device: str | None = None)
     quantization = _quantization(run, dtype, device)
     base = _load_causal_model(base_folder, device, dtype, quantization, trusted)
     if run.method in ADAPTER_METHODS:
+        from peft import PeftModel
+
         tuned = PeftModel.from_pretrained(base, str(run.output_path), is_trainable=False)
         return Comparison(run, tokenizer, tuned.eval())
     tuned = _load_causal_model(run.output_path, device, dtype, None, trusted)
@@ -257,18 +264,6 @@ def load_comparison(run: FinishedRun | str | Path, *, device: str | None = None)
 
 
 # --- generating -------------------------------------------------------------------------
-
-
-class StopOnEvent(StoppingCriteria):
-    """Ends generation after the current token once ``event`` is set (cancel)."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def __call__(
-        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
-    ) -> Any:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), device=input_ids.device)
 
 
 def render_prompt(tokenizer: Any, prompt: Prompt, style: PromptStyle = "chat") -> str:
@@ -308,6 +303,8 @@ def _end_token_ids(tokenizer: Any, model: Any) -> list[int]:
 
 
 def _generation_config(settings: GenerationSettings, tokenizer: Any, ends: list[int]) -> Any:
+    from transformers import GenerationConfig
+
     values: dict[str, Any] = {
         "max_new_tokens": settings.max_new_tokens,
         "do_sample": settings.sample,
@@ -373,6 +370,11 @@ def generate_batch(
         return []
     if stop_event.is_set():
         return [Answer("", 0, "cancelled") for _ in prompts]
+    import torch
+    from transformers import StoppingCriteriaList
+
+    from desktop_app.engine.generation_stop import StopOnEvent
+
     texts = [render_prompt(tokenizer, prompt, style) for prompt in prompts]
     padding_side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # new tokens must follow every prompt directly

@@ -1,10 +1,9 @@
-"""Probe this computer's hardware, GPUs included (the GPU part needs torch)."""
+"""Probe this computer's hardware, GPUs included (the GPU part needs torch, which is
+imported when the probe runs)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import torch
 
 from desktop_app.core.hardware import GpuInfo, HardwareInfo, probe_host
 
@@ -13,6 +12,8 @@ BF16_MIN_CAPABILITY = (8, 0)
 
 
 def _probe_gpus() -> tuple[GpuInfo, ...]:
+    import torch
+
     if not torch.cuda.is_available():
         return ()
     gpus = []
@@ -48,6 +49,8 @@ def probe_hardware(disk_path: str | Path) -> HardwareInfo:
     Returns:
         The hardware facts; ``gpus`` is empty when no CUDA GPU can be used.
     """
+    import torch
+
     return HardwareInfo(
         gpus=_probe_gpus(),
         torch_cuda_build=torch.version.cuda is not None,

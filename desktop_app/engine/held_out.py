@@ -4,7 +4,8 @@ The run's own validation records are found again exactly as training split them 
 same configuration, seed and pseudonym key, through
 :func:`~desktop_app.engine.training_data.prepare_training_data`); a file the user
 chooses is read the way training reads a validation file. The loss counts the same
-tokens as training does (:func:`~desktop_app.engine.sft_data.encode_records`).
+tokens as training does (:func:`~desktop_app.engine.sft_data.encode_records`). torch
+is imported when a loss is measured.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import torch
-import torch.nn.functional as functional
-
 from desktop_app.core.config import RunConfig
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.manifest import file_hashes
@@ -29,7 +27,7 @@ from desktop_app.data.loading import usable_records
 from desktop_app.data.pii import Pseudonymizer, redact_text
 from desktop_app.data.records import Message, TrainingRecord
 from desktop_app.data.sources import DataFile, load_mix
-from desktop_app.engine.sft_data import IGNORE_INDEX, EncodedExample, PaddingCollator
+from desktop_app.engine.sft_data import IGNORE_INDEX, EncodedExample
 from desktop_app.engine.training_data import prepare_training_data
 
 #: ``validation``: the run's validation records; ``test``: its held-out test records
@@ -208,6 +206,11 @@ def answer_loss(
     Returns:
         The loss, or None when cancelled.
     """
+    import torch
+    import torch.nn.functional as functional
+
+    from desktop_app.engine.sft_batches import PaddingCollator
+
     stop_event = stop_event or threading.Event()
     collate = PaddingCollator(pad_token_id)
     device = next(model.parameters()).device

@@ -4,23 +4,24 @@ Weights load only from safetensors (``use_safetensors=True``: a stray pickle fil
 them is never read), and a model's own code runs only when the caller passes
 ``trust_remote_code=True`` after the user allowed it (see
 :mod:`desktop_app.engine.safe_loading`); otherwise such a model is refused plainly.
+torch, transformers and peft are imported by the functions that load, so importing this
+module loads none of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-from peft import get_peft_model, prepare_model_for_kbit_training
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.core.config import MethodSpec
 from desktop_app.core.errors import ModelError
 from desktop_app.engine.builders import lora_config, quantization_config
 from desktop_app.engine.safe_loading import check_remote_code
 from desktop_app.engine.sft_data import FALLBACK_CHAT_TEMPLATE
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -49,6 +50,8 @@ def load_tokenizer(folder: Path, *, trust_remote_code: bool = False) -> tuple[An
         ModelError: the tokenizer cannot be used; RemoteCodeRefused when it needs the
             model's own code and ``trust_remote_code`` is False.
     """
+    from transformers import AutoTokenizer
+
     notes: list[str] = []
     trusted = check_remote_code(folder, trust_remote_code).needed
     try:
@@ -83,6 +86,8 @@ def load_tokenizer(folder: Path, *, trust_remote_code: bool = False) -> tuple[An
 
 def _transformer_blocks(model: Any) -> torch.nn.ModuleList:
     """The model's stack of transformer blocks: its longest ModuleList."""
+    import torch
+
     lists = [module for module in model.modules() if isinstance(module, torch.nn.ModuleList)]
     if not lists:
         raise ModelError(
@@ -96,6 +101,8 @@ def _transformer_blocks(model: Any) -> torch.nn.ModuleList:
 def freeze_all_but_top(model: Any, trainable_layers: int) -> list[str]:
     """Freeze every weight except the top ``trainable_layers`` blocks, the final norm and
     the output head. Returns notes for the user."""
+    import torch
+
     notes = []
     for parameter in model.parameters():
         parameter.requires_grad = False
@@ -179,6 +186,10 @@ def load_for_training(
     Raises:
         RemoteCodeRefused: the model needs its own code and ``trust_remote_code`` is False.
     """
+    import torch
+    from peft import get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM
+
     trusted = check_remote_code(folder, trust_remote_code).needed
     tokenizer, notes = load_tokenizer(folder, trust_remote_code=trusted)
     quantization = quantization_config(method, spec, compute_dtype, device)

@@ -2,6 +2,8 @@
 
 Chat-like records are rendered with the model's own chat template. By default only the
 assistant's answers count towards the loss: every other token gets the label -100.
+Plain Python, no torch: the torch dataset and batches are in
+:mod:`desktop_app.engine.sft_batches`.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-import torch
 
 from desktop_app.data.records import TrainingRecord
 
@@ -205,38 +205,3 @@ def encode_records(
         if example is not None:
             examples.append(example)
     return examples, report
-
-
-class EncodedDataset(torch.utils.data.Dataset):
-    """A list of encoded examples as a torch dataset of plain lists."""
-
-    def __init__(self, examples: list[EncodedExample]) -> None:
-        self.examples = examples
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __getitem__(self, index: int) -> dict[str, list[int]]:
-        example = self.examples[index]
-        return {"input_ids": example.input_ids, "labels": example.labels}
-
-
-class PaddingCollator:
-    """Pads a batch on the right to its longest example."""
-
-    def __init__(self, pad_token_id: int) -> None:
-        self.pad_token_id = pad_token_id
-
-    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        longest = max(len(item["input_ids"]) for item in batch)
-        input_ids, labels, attention = [], [], []
-        for item in batch:
-            padding = longest - len(item["input_ids"])
-            input_ids.append(item["input_ids"] + [self.pad_token_id] * padding)
-            labels.append(item["labels"] + [IGNORE_INDEX] * padding)
-            attention.append([1] * len(item["input_ids"]) + [0] * padding)
-        return {
-            "input_ids": torch.tensor(input_ids, dtype=torch.long),
-            "labels": torch.tensor(labels, dtype=torch.long),
-            "attention_mask": torch.tensor(attention, dtype=torch.long),
-        }

@@ -1,5 +1,6 @@
 """run_training: the engine's entry point, called identically from the CLI, a QThread
-worker or a test."""
+worker or a test. torch and transformers are imported when a run starts, not with
+this module."""
 
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import torch
-from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
+from typing import TYPE_CHECKING, Any, Literal
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import config_from_dict, config_to_dict
@@ -40,10 +38,10 @@ from desktop_app.engine.builders import (
     resolve_compute_dtype,
     resolve_device,
     resolve_method,
+    torch_dtype,
     training_arguments,
     use_gradient_checkpointing,
 )
-from desktop_app.engine.callbacks import ReporterCallback
 from desktop_app.engine.checkpoint_safety import check_checkpoint_state
 from desktop_app.engine.hardware import probe_hardware
 from desktop_app.engine.loading import load_for_training
@@ -61,17 +59,18 @@ from desktop_app.engine.run_record import (
     record_model_weights,
     start_manifest,
 )
-from desktop_app.engine.sft_data import (
-    EncodedDataset,
-    PaddingCollator,
-    encode_records,
-    encoding_warnings,
-)
+from desktop_app.engine.sft_data import encode_records, encoding_warnings
 from desktop_app.engine.training_data import (
     PreparedData,
     personal_data_warning,
     prepare_training_data,
 )
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import Trainer
+
+    from desktop_app.engine.callbacks import ReporterCallback
 
 #: finished, cancelled (a checkpoint may exist), failed (an error during training), or
 #: invalid_input (the data or model turned out unusable after the run folder was made).
@@ -120,7 +119,7 @@ def _check_inputs(config: RunConfig, pinned: dict[str, Any] | None, pseudonym_sa
     device = resolve_device(hardware)
     if pinned:
         method = pinned["method"]
-        compute_dtype = getattr(torch, pinned["compute_dtype"])
+        compute_dtype = torch_dtype(pinned["compute_dtype"])
     else:
         method = resolve_method(config.method, hardware)
         compute_dtype = resolve_compute_dtype(config.method, hardware)
@@ -151,6 +150,8 @@ def _save_outputs(model: Any, tokenizer: Any, target: Path) -> tuple[Path, ...]:
 
 
 def _plain_failure(error: BaseException, folder: RunFolder) -> str:
+    import torch
+
     text = str(error)
     if isinstance(error, torch.OutOfMemoryError | MemoryError) or "can't allocate memory" in text:
         return (
@@ -275,6 +276,11 @@ def _train(
     stop_event: threading.Event,
     checkpoint: Path | None,
 ) -> tuple[TrainResult, Any]:
+    from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
+
+    from desktop_app.engine.callbacks import ReporterCallback
+    from desktop_app.engine.sft_batches import EncodedDataset, PaddingCollator
+
     config, hyper = inputs.config, inputs.config.hyperparameters
     quiet_library_output()
     model_folder = prepare_model_folder(inputs.source, events)

@@ -9,11 +9,11 @@ from transformers import AutoTokenizer
 
 from desktop_app.data.records import Message, TrainingRecord
 from desktop_app.engine.loading import load_tokenizer
+from desktop_app.engine.sft_batches import PaddingCollator
 from desktop_app.engine.sft_data import (
     FALLBACK_CHAT_TEMPLATE,
     IGNORE_INDEX,
     EncodingReport,
-    PaddingCollator,
     encode_record,
     encode_records,
 )
