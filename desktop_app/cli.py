@@ -262,9 +262,18 @@ def _self_test(rest: list[str]) -> int:
     if rest not in ([], ["--verbose"]):
         print("Usage: enclave --self-test [--verbose]", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from desktop_app.self_test import self_test_command
+    try:
+        from desktop_app.self_test import self_test_command
 
-    return self_test_command(verbose=bool(rest))
+        return self_test_command(verbose=bool(rest))
+    except KeyboardInterrupt:
+        print("\nSelf-test stopped before it finished.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as error:  # noqa: BLE001 - one plain message, never a traceback
+        print(f"Error: the self-test could not run ({error}).", file=sys.stderr)
+        if rest:
+            traceback.print_exc()
+        return EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:

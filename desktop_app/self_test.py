@@ -4,7 +4,7 @@ Meant for the person who installs Enclave (and for the packaging test): run it o
 a new workstation, from the bundle or from an installed environment. It needs no
 network, no screen and no model of the user's: the checks build what they need in a
 temporary workspace, which is deleted afterwards. The user's own runs are not touched;
-their audit log is only read.
+their audit log is verified, and gets only the ``app_started`` entry every start writes.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def _describe_failure(error: BaseException) -> tuple[str, str]:
         return error.user_message(), ""
     technical = "".join(traceback.format_exception(error))
     return (
-        f"{type(error).__name__}: {error}. Run enclave --self-test --verbose for the "
-        "technical details, and give them to whoever supports Enclave.",
+        f"Unexpected error ({type(error).__name__}: {error}). Give the technical details "
+        "(enclave --self-test --verbose) to whoever supports Enclave.",
         technical,
     )
 

@@ -60,6 +60,11 @@ _TRAINING_ROWS = [
 ]
 
 
+_REPORT_IT = (
+    "Report this to whoever supports Enclave, with the output of enclave --self-test --verbose."
+)
+
+
 class CheckFailed(UserInputError):
     """A check found a problem (message: what happened; hint: what to do)."""
 
@@ -172,16 +177,11 @@ def check_qt(context: CheckContext) -> str:
             if problem is None
             else (f"; no screen here, but X11 windows would fail: {problem}")
         )
-    application = QApplication.instance()
-    if application is None:
-        # Without a screen (a server, a build machine) draw off-screen.
-        headless = platform_key == "linux" and not (
-            os.environ.get("QT_QPA_PLATFORM")
-            or os.environ.get("DISPLAY")
-            or os.environ.get("WAYLAND_DISPLAY")
-        )
-        arguments = [sys.argv[0] or "enclave"] + (["-platform", "offscreen"] if headless else [])
-        application = QApplication(arguments)
+    if QApplication.instance() is None:
+        # Drawn off-screen: a screen that is set but unreachable (DISPLAY over ssh, no
+        # window server) would make Qt abort the whole report. The screen's own plugin
+        # was checked above by loading it.
+        QApplication([sys.argv[0] or "enclave", "-platform", "offscreen"])
     label = QLabel("Enclave self-test")
     label.resize(240, 60)
     image = label.grab().toImage()
@@ -257,7 +257,7 @@ def check_training(context: CheckContext) -> str:
     reporter = ListReporter()
     result = run_training(config, reporter, threading.Event())
     if result.status != "finished" or result.output_path is None:
-        raise CheckFailed(f"The training run did not finish: {result.message}", "")
+        raise CheckFailed(f"The training run did not finish: {result.message}", _REPORT_IT)
     context.run_dir = result.run_dir
     started = reporter.of_type(RunStarted)[0]
     losses = [event.loss for event in reporter.of_type(StepMetrics) if event.loss is not None]
@@ -267,8 +267,7 @@ def check_training(context: CheckContext) -> str:
         raise CheckFailed(
             f"Training ran as {started.method} but the adapters did not learn "
             f"({len(moved)} of {len(adapters)} adapter tensors changed).",
-            "Report this to whoever supports Enclave, with the output of "
-            "enclave --self-test --verbose.",
+            _REPORT_IT,
         )
     return (
         f"{len(losses)} QLoRA steps on {started.device} (4-bit base), loss "
@@ -281,11 +280,14 @@ def check_report(context: CheckContext) -> str:
     from desktop_app.ui.report import write_report
 
     if context.run_dir is None:
-        raise CheckFailed("Not checked: it needs the run the training check makes.", "")
+        raise CheckFailed(
+            "Not checked: it needs the run the training check makes.",
+            "Fix the QLoRA training check first.",
+        )
     html, pdf = write_report(context.run_dir)
     head = pdf.read_bytes()[:5]
     if head != b"%PDF-" or not html.is_file():
-        raise CheckFailed(f"The report PDF {pdf} is not a PDF file.", "")
+        raise CheckFailed(f"The report PDF {pdf} is not a PDF file.", _REPORT_IT)
     return f"report.pdf ({pdf.stat().st_size // 1024} KB) and report.html written"
 
 
@@ -297,13 +299,13 @@ def check_audit(context: CheckContext) -> str:
     for number in range(3):
         log.append("app_started", {"self_test_entry": number})
     if not verify_log(log).intact:
-        raise CheckFailed("A freshly written audit log does not verify.", "")
+        raise CheckFailed("A freshly written audit log does not verify.", _REPORT_IT)
     lines = log.path.read_text(encoding="utf-8").splitlines()
     lines[1] = lines[1].replace('"self_test_entry": 1', '"self_test_entry": 7')
     log.path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tampered = verify_log(log)
     if tampered.intact or tampered.first_bad_line != 2:
-        raise CheckFailed("An edited audit entry was not caught.", "")
+        raise CheckFailed("An edited audit entry was not caught.", _REPORT_IT)
     users = verify_log(AuditLog(context.user_audit_dir))
     if not users.intact:
         raise CheckFailed(
@@ -325,7 +327,7 @@ def check_data(context: CheckContext) -> str:
     records = sum(1 for _ in opened.items)
     found = {f.type for f in scan_text("Mail jane.doe@northbank.co.uk or call +44 20 7946 0958.")}
     if {"EMAIL", "PHONE"} - found:
-        raise CheckFailed(f"The personal-data scan missed test values (found {found}).", "")
+        raise CheckFailed(f"The personal-data scan missed test values (found {found}).", _REPORT_IT)
     return f"sample data: {records} records ({opened.format}); e-mail and phone found"
 
 
@@ -336,7 +338,7 @@ def check_metrics(context: CheckContext) -> str:
     prediction, reference = ["the claim was approved"], ["the claim was approved"]
     rouge, score = rouge_l(prediction, reference), bleu(prediction, reference)
     if rouge < 0.99 or score < 99:
-        raise CheckFailed(f"Identical texts scored ROUGE-L {rouge} and BLEU {score}.", "")
+        raise CheckFailed(f"Identical texts scored ROUGE-L {rouge} and BLEU {score}.", _REPORT_IT)
     return f"ROUGE-L {rouge:.2f} and BLEU {score:.0f} on identical texts"
 
 

@@ -58,7 +58,7 @@ if [ "$self_test" = 1 ]; then
   home="$(mktemp -d)"
   trap 'rm -rf "$home"' EXIT
   env -u QT_QPA_PLATFORM -u DISPLAY -u WAYLAND_DISPLAY ENCLAVE_HOME="$home" \
-    "${isolate[@]}" "$bundle/enclave" --self-test
+    ${isolate[@]+"${isolate[@]}"} "$bundle/enclave" --self-test
 fi
 
 if [ "$archive" = 1 ]; then

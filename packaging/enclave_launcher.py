@@ -9,7 +9,19 @@ import multiprocessing
 
 multiprocessing.freeze_support()
 
+import os  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+# A windowed program on Windows (enclave.exe, no console) has no standard streams; the
+# libraries that print progress or warnings would fail. Their output goes to a log in
+# the user's temporary folder instead.
+if sys.stdout is None or sys.stderr is None:
+    _log = open(  # noqa: SIM115 - open for the life of the process
+        os.path.join(tempfile.gettempdir(), "enclave-output.log"), "a", encoding="utf-8"
+    )
+    sys.stdout = sys.stdout or _log
+    sys.stderr = sys.stderr or _log
 
 from desktop_app.__main__ import main  # noqa: E402
 

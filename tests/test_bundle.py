@@ -4,10 +4,13 @@ allows one)."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,9 +33,13 @@ def _no_network_prefix() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """dist/enclave, built once for this module by the Linux build script."""
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """dist/enclave, built once for this module by the Linux build script, with the
+    Python running the tests; deleted afterwards (it is over a gigabyte)."""
     where = tmp_path_factory.mktemp("bundle")
+    # pytest's hang detector (faulthandler_timeout in pyproject) allows 10 minutes per
+    # test, fixtures included; the build may take longer on a busy machine.
+    faulthandler.dump_traceback_later(BUILD_TIMEOUT_S + 60, exit=True)
     completed = subprocess.run(
         [
             str(ROOT / "packaging" / "build_linux.sh"),
@@ -46,11 +53,13 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={**os.environ, "PYTHON": sys.executable},
         timeout=BUILD_TIMEOUT_S,
     )
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-8000:]
     shutil.rmtree(where / "work", ignore_errors=True)  # gigabytes of intermediate files
-    return where / "dist" / "enclave"
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-8000:]
+    yield where / "dist" / "enclave"
+    shutil.rmtree(where, ignore_errors=True)
 
 
 def _run_frozen(bundle: Path, home: Path, *arguments: str) -> subprocess.CompletedProcess:

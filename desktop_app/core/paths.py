@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import site
 import sys
+import sysconfig
 from pathlib import Path
 
 import platformdirs
@@ -18,14 +20,20 @@ SAMPLE_DATA_NAME = "policy_handbook_qa.jsonl"
 def resources_dir() -> Path:
     """The ``resources`` folder: inside the bundle (``sys._MEIPASS``) when frozen by
     PyInstaller, beside the package in a source checkout, else where the wheel put it
-    (``<environment>/share/enclave/resources``, see pyproject's data-files)."""
+    (``<environment>/share/enclave/resources``, see pyproject's data-files; also for a
+    ``pip install --user``)."""
     bundle = getattr(sys, "_MEIPASS", None)
     if getattr(sys, "frozen", False) and bundle:
         return Path(bundle) / "resources"
     checkout = Path(__file__).resolve().parent.parent.parent / "resources"
-    if checkout.is_dir():
-        return checkout
-    return Path(sys.prefix) / "share" / "enclave" / "resources"
+    installed = [
+        Path(base) / "share" / "enclave" / "resources"
+        for base in (sysconfig.get_path("data"), site.getuserbase(), sys.prefix)
+    ]
+    for candidate in (checkout, *installed):
+        if (candidate / "sample_data" / SAMPLE_DATA_NAME).is_file():
+            return candidate
+    return installed[0]
 
 
 def sample_data_file() -> Path:

@@ -8,6 +8,7 @@ it into a new environment with no index reachable.
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import importlib.metadata
 import json
@@ -318,6 +319,9 @@ print(torch.__version__)
 
 @pytest.mark.slow
 def test_the_real_kit_installs_into_a_fresh_environment_with_no_index_reachable(tmp_path):
+    # pytest's hang detector (faulthandler_timeout in pyproject) allows 10 minutes per
+    # test; downloading and installing a gigabyte of wheels may take longer.
+    faulthandler.dump_traceback_later(3600, exit=True)
     started = time.monotonic()
     kit = tmp_path / "kit"
     # The torch build this environment has (2.13.0+cpu here): no CUDA packages to fetch.

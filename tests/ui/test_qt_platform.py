@@ -3,6 +3,7 @@ a plain message naming it and the packages to install."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 from desktop_app.ui import qt_platform
 from desktop_app.ui.app import EXIT_CANNOT_OPEN_WINDOW, run_app
 from desktop_app.ui.qt_platform import QtPlatformError, check_qt_platform, will_use_xcb
+
+#: The X11 plugin and the loader's messages are Linux matters.
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
 
 @pytest.fixture
