@@ -31,16 +31,21 @@ from install_kit_helpers import (
 )
 
 
+def _run_installer(kit, target) -> subprocess.CompletedProcess[str]:
+    """The kit's installer, run the way install.sh runs it (isolated mode)."""
+    return subprocess.run(
+        [sys.executable, "-I", str(kit / "installer" / "install_enclave.py"), str(target)],
+        capture_output=True,
+        text=True,
+    )
+
+
 def test_the_installer_refuses_a_damaged_kit_before_changing_anything(tmp_path):
     kit = stand_in_kit(tmp_path / "kit")
     (kit / "wheels" / STAND_IN_WHEELS[0]).write_bytes(b"tampered")
     target = tmp_path / "enclave"
 
-    result = subprocess.run(
-        [sys.executable, "-I", str(kit / "installer" / "install_enclave.py"), str(target)],
-        capture_output=True,
-        text=True,
-    )
+    result = _run_installer(kit, target)
 
     assert result.returncode == install_enclave.EXIT_UNSUITABLE
     assert "The kit is damaged or incomplete" in result.stderr
@@ -54,11 +59,7 @@ def test_the_installer_refuses_a_kit_for_another_kind_of_computer(tmp_path):
     )
     target = tmp_path / "enclave"
 
-    result = subprocess.run(
-        [sys.executable, "-I", str(kit / "installer" / "install_enclave.py"), str(target)],
-        capture_output=True,
-        text=True,
-    )
+    result = _run_installer(kit, target)
 
     assert result.returncode == install_enclave.EXIT_UNSUITABLE
     assert f"this one is {MACHINE}" in result.stderr
