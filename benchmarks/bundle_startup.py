@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import queue
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,15 +62,28 @@ def time_to_first_window(command: list[str], display: dict[str, str]) -> float:
             env=environment,
         )
         assert process.stdout is not None
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def read_lines() -> None:
+            for line in process.stdout:  # type: ignore[union-attr]
+                lines.put(line)
+            lines.put(None)  # the process closed its output: it has ended
+
+        threading.Thread(target=read_lines, daemon=True).start()
         try:
-            for line in process.stdout:
+            while True:
+                line = lines.get(timeout=TIMEOUT_S)  # queue.Empty: no window in time
+                if line is None:
+                    raise RuntimeError(f"{command[0]} ended without showing its window")
                 if line.strip() == FIRST_WINDOW_LINE:
                     elapsed = time.perf_counter() - started
                     break
-            else:
-                raise RuntimeError(f"{command[0]} ended without showing its window")
         finally:
-            process.wait(timeout=TIMEOUT_S)
+            try:
+                process.wait(timeout=TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
         return elapsed
 
 
