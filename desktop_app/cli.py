@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import __version__
+from desktop_app.cli_arguments import positive_int
 from desktop_app.cli_audit import add_audit_commands
 from desktop_app.cli_data import add_data_commands
 from desktop_app.cli_evaluate import add_evaluate_command
@@ -212,16 +213,6 @@ def _command_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _window_size(text: str) -> tuple[int, int]:
     width, _, height = text.strip().lower().partition("x")
     try:
@@ -298,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="fine-tune the built-in demo model on sample data")
     demo.add_argument(
-        "--max-steps", type=_positive_int, default=30, help="training steps (default 30)"
+        "--max-steps", type=positive_int, default=30, help="training steps (default 30)"
     )
     demo.add_argument("--verbose", action="store_true", help="show technical details on errors")
     demo.set_defaults(handler=_command_demo)
@@ -316,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.set_defaults(handler=_command_model_inspect)
 
     add_data_commands(commands)
-    add_evaluate_command(commands, _positive_int)
+    add_evaluate_command(commands)
     add_export_command(commands)
     add_runs_commands(commands)
     add_audit_commands(commands)

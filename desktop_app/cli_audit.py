@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from desktop_app.cli_arguments import positive_int
+
 EXIT_OK, EXIT_CHANGED = 0, 1
 _TABLE_WIDTH = 120
 _NARROWEST_DIGEST = 30
@@ -28,16 +30,6 @@ def _local_date(text: str) -> date:
         raise argparse.ArgumentTypeError(
             f"'{text}' is not a date; write it as YYYY-MM-DD, like 2026-11-21"
         ) from None
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _log(folder: str | None) -> Any:
@@ -244,7 +236,7 @@ def add_audit_commands(commands: Any) -> None:
         "--until", type=_local_date, metavar="DATE", help="up to this local date (YYYY-MM-DD)"
     )
     show.add_argument(
-        "--limit", type=_count, metavar="N", help="only the last N entries that match"
+        "--limit", type=positive_int, metavar="N", help="only the last N entries that match"
     )
     show.add_argument("--folder", metavar="FOLDER", help=folder_help)
     show.add_argument(

@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from desktop_app.cli_arguments import positive_int
+
 EXIT_OK, EXIT_CANCELLED = 0, 3
 
 
@@ -146,12 +148,11 @@ def command_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_evaluate_command(commands: Any, positive_int: Any) -> None:
+def add_evaluate_command(commands: Any) -> None:
     """Add ``evaluate`` to the CLI's subcommands.
 
     Args:
         commands: The parser's subparsers.
-        positive_int: The CLI's argparse type for whole numbers of at least 1.
     """
     evaluate = commands.add_parser(
         "evaluate",
