@@ -266,6 +266,21 @@ class RunFolder:
             return {}
         return json.loads(self.manifest_path.read_text(encoding="utf-8"))
 
+    def read_manifest_or_explain(self) -> dict[str, Any]:
+        """:meth:`read_manifest`, with a file that cannot be read or parsed turned into a
+        :class:`UserInputError` naming the folder (an empty dict when none was written).
+
+        Raises:
+            UserInputError: manifest.json cannot be read or is not valid JSON.
+        """
+        try:
+            return self.read_manifest()
+        except (OSError, ValueError) as error:
+            raise UserInputError(
+                f"The record of the run in {self.path} cannot be read ({error}).",
+                "The file manifest.json may be damaged; train the model again.",
+            ) from None
+
 
 class RunLogReporter:
     """A reporter that writes every event into the run's metrics.jsonl."""

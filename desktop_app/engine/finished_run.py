@@ -64,13 +64,7 @@ def open_finished_run(path: str | Path) -> FinishedRun:
     if not (given / "manifest.json").is_file() and (given.parent / "manifest.json").is_file():
         given = given.parent  # the adapter/ or model/ folder was given
     folder = RunFolder.open(given)
-    try:
-        manifest = folder.read_manifest()
-    except (OSError, ValueError) as error:
-        raise UserInputError(
-            f"The record of the run in {folder.path} cannot be read ({error}).",
-            "The file manifest.json may be damaged; train the model again.",
-        ) from None
+    manifest = folder.read_manifest_or_explain()
     status = manifest.get("status")
     if status != "finished":
         raise UserInputError(

@@ -249,13 +249,7 @@ def record_sign_off(
 
 
 def _read_manifest(folder: RunFolder) -> dict[str, Any]:
-    try:
-        manifest = folder.read_manifest()
-    except (OSError, ValueError) as error:
-        raise UserInputError(
-            f"The record of the run in {folder.path} cannot be read ({error}).",
-            "The file manifest.json may be damaged; train the model again.",
-        ) from None
+    manifest = folder.read_manifest_or_explain()
     if not manifest:
         raise UserInputError(
             f"{folder.path} holds no run record (manifest.json).",
