@@ -8,7 +8,6 @@ pass just because the fixture was switched off.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from tiny_runs import OPENINGS, facts_config
 
 from desktop_app.core.audit import AuditLog, verify_log
 from desktop_app.core.config import RunConfig
@@ -27,38 +27,16 @@ from desktop_app.engine.export import export_run
 from desktop_app.engine.generation import GenerationSettings
 from desktop_app.engine.train import run_training
 
-FACTS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("Who approves the claim?", "The underwriting team approves the claim."),
-    ("When is the invoice due?", "The invoice is due within thirty days."),
-    ("What must patients sign?", "Patients must sign the consent form."),
-]
-
 
 def _config(tiny_model_dir: Path, folder: Path, method: str) -> RunConfig:
-    data = folder / "facts.jsonl"
-    data.write_text(
-        "".join(
-            json.dumps({"instruction": opening + question, "input": "", "output": answer}) + "\n"
-            for opening in ("", "Tell me: ", "Question: ")
-            for question, answer in FACTS
-        ),
-        encoding="utf-8",
+    return facts_config(
+        tiny_model_dir,
+        folder,
+        method=method,
+        max_steps=4,
+        learning_rate=1e-2,
+        openings=OPENINGS[:3],
     )
-    config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    config.data.train = str(data)
-    config.data.validation_fraction = 0.25
-    config.method.name = method
-    hyper = config.hyperparameters
-    hyper.max_steps = 4
-    hyper.batch_size = 4
-    hyper.learning_rate = 1e-2
-    hyper.max_length = 64
-    hyper.eval_every_steps = 0
-    hyper.save_every_steps = 0
-    config.output.dir = str(folder / "runs")
-    return config
 
 
 def _listening_sockets() -> list[object]:

@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from tiny_runs import fact_records, write_jsonl
 
 from desktop_app.core.config import RunConfig
-
-FACTS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("Who approves the claim?", "The underwriting team approves the claim."),
-    ("When is the invoice due?", "The invoice is due within thirty days."),
-    ("What must patients sign?", "Patients must sign the consent form."),
-]
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    return path
 
 
 @pytest.fixture
 def memorisable_data(tmp_path: Path) -> Path:
     """Sixteen alpaca records: four facts, each asked four ways (no duplicates)."""
-    openings = ["", "Tell me: ", "Question: ", "Please answer: "]
-    records = [
-        {"instruction": opening + question, "input": "", "output": answer}
-        for opening in openings
-        for question, answer in FACTS
-    ]
-    return write_jsonl(tmp_path / "facts.jsonl", records)
+    return write_jsonl(tmp_path / "facts.jsonl", fact_records())
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import FACTS, memorising_config, write_jsonl
 from transformers import AutoModelForCausalLM
 
 from desktop_app.core.audit import AuditLog
-from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import load_config, save_config
 from desktop_app.core.errors import UserInputError
 from desktop_app.core.events import ListReporter, StageChanged
@@ -32,46 +32,16 @@ from desktop_app.engine.loading import load_tokenizer
 from desktop_app.engine.sft_data import IGNORE_INDEX, encode_records
 from desktop_app.engine.train import TrainResult, run_training
 
-FACTS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("Who approves the claim?", "The underwriting team approves the claim."),
-    ("When is the invoice due?", "The invoice is due within thirty days."),
-    ("What must patients sign?", "Patients must sign the consent form."),
-]
 SHORT = GenerationSettings(max_new_tokens=16)
-
-
-def _write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
 def lora_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     """Four facts asked four ways, learned at a high rate: a quarter kept for validation."""
     folder = tmp_path_factory.mktemp("evaluation-run")
-    openings = ["", "Tell me: ", "Question: ", "Please answer: "]
-    records = [
-        {"instruction": opening + question, "input": "", "output": answer}
-        for opening in openings
-        for question, answer in FACTS
-    ]
-    config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    config.data.train = str(_write_jsonl(folder / "facts.jsonl", records))
-    config.data.validation_fraction = 0.25
-    config.method.name = "lora"
-    config.method.lora_dropout = 0.0
-    hyper = config.hyperparameters
-    hyper.max_steps = 20
-    hyper.batch_size = 4
-    hyper.learning_rate = 2e-2
-    hyper.warmup_ratio = 0.0
-    hyper.lr_scheduler = "constant"
-    hyper.max_length = 64
-    hyper.eval_every_steps = 0
-    hyper.save_every_steps = 0
-    config.output.dir = str(folder / "runs")
+    config = memorising_config(
+        tiny_model_dir, folder, method="lora", max_steps=20, learning_rate=2e-2
+    )
     result = run_training(config, ListReporter())
     assert result.status == "finished", result.message
     return result
@@ -178,7 +148,7 @@ def test_batched_greedy_answers_equal_one_at_a_time(lora_run: TrainResult):
 
 
 def test_classification_data_gives_accuracy(lora_run: TrainResult, tmp_path: Path):
-    labelled = _write_jsonl(
+    labelled = write_jsonl(
         tmp_path / "labels.jsonl",
         [
             {"text": "The invoice is overdue.", "label": "billing"},
@@ -199,7 +169,7 @@ def test_classification_data_gives_accuracy(lora_run: TrainResult, tmp_path: Pat
 
 
 def test_plain_text_is_scored_by_loss_only(lora_run: TrainResult, tmp_path: Path):
-    text_file = _write_jsonl(
+    text_file = write_jsonl(
         tmp_path / "notes.jsonl",
         [{"text": "The invoice is due within thirty days."}, {"text": "Patients sign forms."}],
     )
@@ -211,7 +181,7 @@ def test_plain_text_is_scored_by_loss_only(lora_run: TrainResult, tmp_path: Path
 
 
 def test_a_finished_evaluation_is_audited(lora_run: TrainResult, tmp_path: Path, enclave_home):
-    text_file = _write_jsonl(tmp_path / "notes.jsonl", [{"text": "The invoice is due soon."}])
+    text_file = write_jsonl(tmp_path / "notes.jsonl", [{"text": "The invoice is due soon."}])
 
     result = evaluate_run(lora_run.run_dir, data_file=text_file, settings=SHORT)
 
@@ -282,7 +252,7 @@ def test_changed_training_data_is_refused(lora_run: TrainResult, tmp_path: Path)
 
 def test_a_chosen_file_with_training_records_is_flagged(lora_run: TrainResult, tmp_path: Path):
     training_file = load_config(Path(lora_run.run_dir) / "config.json").data.train
-    fresh = _write_jsonl(
+    fresh = write_jsonl(
         tmp_path / "fresh.jsonl",
         [{"instruction": "Who signs the invoice?", "input": "", "output": "The clerk."}],
     )

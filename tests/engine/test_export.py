@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 from peft import PeftModel
+from tiny_runs import memorising_config
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from desktop_app.core import audit
@@ -28,40 +29,17 @@ from desktop_app.engine.export import EXPORTS_FILE, export_run
 from desktop_app.engine.run_record import finish_run_record, record_sign_off, refresh_lineage
 from desktop_app.engine.train import run_training
 
-FACTS = [
-    ("What is the capital of France?", "The capital of France is Paris."),
-    ("Who approves the claim?", "The underwriting team approves the claim."),
-    ("When is the invoice due?", "The invoice is due within thirty days."),
-    ("What must patients sign?", "Patients must sign the consent form."),
-]
 PROMPT = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
 
 
 def _train(method: str, tiny_model_dir: Path, folder: Path) -> Path:
-    openings = ["", "Tell me: ", "Question: ", "Please answer: "]
-    records = [
-        {"instruction": opening + question, "input": "", "output": answer}
-        for opening in openings
-        for question, answer in FACTS
-    ]
-    config = RunConfig()
-    config.model.path = str(tiny_model_dir)
-    data = folder / "facts.jsonl"
-    data.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    config.data.train = str(data)
-    config.data.validation_fraction = 0.25
-    config.method.name = method
-    config.method.lora_dropout = 0.0
-    hyper = config.hyperparameters
-    hyper.max_steps = 6
-    hyper.batch_size = 4
-    hyper.learning_rate = 2e-2 if method in ("lora", "qlora") else 1e-3
-    hyper.warmup_ratio = 0.0
-    hyper.lr_scheduler = "constant"
-    hyper.max_length = 64
-    hyper.eval_every_steps = 0
-    hyper.save_every_steps = 0
-    config.output.dir = str(folder / "runs")
+    config = memorising_config(
+        tiny_model_dir,
+        folder,
+        method=method,
+        max_steps=6,
+        learning_rate=2e-2 if method in ("lora", "qlora") else 1e-3,
+    )
     result = run_training(config, ListReporter())
     assert result.status == "finished", result.message
     assert result.run_dir is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_runs import memorising_config
 from transformers import AutoModelForCausalLM
 
 from desktop_app.core.config import RunConfig
@@ -30,42 +31,18 @@ from desktop_app.engine.train import TrainResult, run_training
 
 QUESTION = "What is the capital of France?"
 ANSWER = "The capital of France is Paris."
-_FACTS = [
-    (QUESTION, ANSWER),
-    ("Who approves the claim?", "The underwriting team approves the claim."),
-    ("When is the invoice due?", "The invoice is due within thirty days."),
-    ("What must patients sign?", "Patients must sign the consent form."),
-]
 SHORT = GenerationSettings(max_new_tokens=24)
 
 
 def _memorising_config(model_dir: Path, folder: Path, method: str) -> RunConfig:
     """Four facts asked four ways, learned at a high rate until the model repeats them."""
-    openings = ["", "Tell me: ", "Question: ", "Please answer: "]
-    records = [
-        {"instruction": opening + question, "input": "", "output": answer}
-        for opening in openings
-        for question, answer in _FACTS
-    ]
-    data = folder / "facts.jsonl"
-    data.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    config = RunConfig()
-    config.model.path = str(model_dir)
-    config.data.train = str(data)
-    config.data.validation_fraction = 0.25
-    config.method.name = method
-    config.method.lora_dropout = 0.0
-    hyper = config.hyperparameters
-    hyper.max_steps = 20
-    hyper.batch_size = 4
-    hyper.learning_rate = 2e-2 if method in ("lora", "qlora") else 2e-3
-    hyper.warmup_ratio = 0.0
-    hyper.lr_scheduler = "constant"
-    hyper.max_length = 64
-    hyper.eval_every_steps = 0
-    hyper.save_every_steps = 0
-    config.output.dir = str(folder / "runs")
-    return config
+    return memorising_config(
+        model_dir,
+        folder,
+        method=method,
+        max_steps=20,
+        learning_rate=2e-2 if method in ("lora", "qlora") else 2e-3,
+    )
 
 
 def _train(model_dir: Path, folder: Path, method: str) -> TrainResult:

@@ -6,17 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_runs import write_jsonl
 
 from desktop_app.core.config import DataSpec, RunConfig
 from desktop_app.core.errors import DataError
 from desktop_app.core.events import ListReporter
 from desktop_app.engine.train import run_training
 from desktop_app.engine.training_data import prepare_training_data
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
 
 
 def qa(n: int, topic: str = "claims", extra: str = "") -> list[dict]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
+from tiny_runs import write_jsonl
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.events import ListReporter
@@ -85,11 +85,6 @@ def item_records() -> list[dict[str, str]]:
         {"instruction": f"What is item {index}?", "input": "", "output": f"Item {index} is a box."}
         for index in range(16)
     ]
-
-
-def write_jsonl(path: Path, records: list[dict[str, str]]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    return path
 
 
 def quick_lora_config(model_dir: Path, train: Path, output_dir: Path) -> RunConfig:
