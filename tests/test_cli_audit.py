@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
+from dated_audit import RUN_A, TWO_RUN_ENTRIES, write_dated_entries
 
-from desktop_app import cli
 from desktop_app.cli import run_cli
-from desktop_app.cli_audit import add_audit_commands
-from desktop_app.core import audit
 from desktop_app.core.audit import AuditLog
 from desktop_app.core.hashing import sha256_file
-
-RUN_A = "/work/runs/run-20261101-lora"
-RUN_B = "/work/runs/run-20261105-qlora"
-
-
-@pytest.fixture(autouse=True)
-def audit_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The parser with the audit commands, whether or not cli.py registers them yet."""
-    build_parser = cli.build_parser
-
-    def with_audit() -> argparse.ArgumentParser:
-        parser = build_parser()
-        commands = next(
-            action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-        )
-        if "audit" not in commands.choices:
-            add_audit_commands(commands)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", with_audit)
 
 
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> AuditLog:
-    """Six entries of two runs on three days (noon UTC: the same local date nearly
-    everywhere), in the test's own workspace."""
-    writes = [
-        ("2026-11-01", "app_started", {"version": "0.4.0"}, None),
-        ("2026-11-01", "dataset_imported", {"path": "/d/policy.jsonl", "records": 120}, RUN_A),
-        ("2026-11-01", "run_started", {"config_hash": "ab" * 32}, RUN_A),
-        ("2026-11-02", "run_finished", {"metrics": {"eval_loss": 1.25}}, RUN_A),
-        ("2026-11-05", "dataset_imported", {"path": "/d/claims.csv", "records": 9}, RUN_B),
-        ("2026-11-05", "run_failed", {"reason": "The disk is full."}, RUN_B),
-    ]
-    clock = audit.utc_now
-    written = AuditLog()
-    for day, event, details, run in writes:
-        monkeypatch.setattr(audit, "utc_now", lambda day=day: f"{day}T12:00:00+00:00")
-        written.append(event, details, run=run)
-    monkeypatch.setattr(audit, "utc_now", clock)
-    return written
+    """Six entries of two runs on three days, in the test's own workspace."""
+    return write_dated_entries(monkeypatch, TWO_RUN_ENTRIES)
 
 
 def _edit_lines(log: AuditLog, change) -> None:

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from dated_audit import write_dated_entries
 
 from desktop_app.core import audit
 from desktop_app.core.audit import AuditError, AuditLog, verify_log
@@ -41,12 +42,7 @@ def dated_log(monkeypatch: pytest.MonkeyPatch) -> AuditLog:
         ("2026-11-05", "network_blocked", {"host": "huggingface.co", "port": 443}, None),
         ("2026-11-05", "run_failed", {"reason": "The disk is full."}, RUN_B),
     ]
-    clock = audit.utc_now
-    for day, event, details, run in writes:
-        monkeypatch.setattr(audit, "utc_now", lambda day=day: f"{day}T12:00:00+00:00")
-        log.append(event, details, run=run)
-    monkeypatch.setattr(audit, "utc_now", clock)  # not undo(): it would drop ENCLAVE_HOME
-    return log
+    return write_dated_entries(monkeypatch, writes, log)
 
 
 def _lines(items) -> list[int]:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from dated_audit import RUN_A, RUN_B, TWO_RUN_ENTRIES, write_dated_entries
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import QComboBox, QDateEdit, QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
@@ -15,29 +16,13 @@ from desktop_app.core.audit import AuditLog
 from desktop_app.core.hashing import sha256_file
 from desktop_app.ui.widgets.audit_viewer import AuditViewer, open_audit_viewer
 
-RUN_A = "/work/runs/run-20261101-lora"
-RUN_B = "/work/runs/run-20261105-qlora"
 LOAD_MS = 10_000
 
 
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> AuditLog:
     """Six entries of two runs on three days (noon UTC)."""
-    writes = [
-        ("2026-11-01", "app_started", {"version": "0.4.0"}, None),
-        ("2026-11-01", "dataset_imported", {"path": "/d/policy.jsonl", "records": 120}, RUN_A),
-        ("2026-11-01", "run_started", {"config_hash": "ab" * 32}, RUN_A),
-        ("2026-11-02", "run_finished", {"metrics": {"eval_loss": 1.25}}, RUN_A),
-        ("2026-11-05", "dataset_imported", {"path": "/d/claims.csv", "records": 9}, RUN_B),
-        ("2026-11-05", "run_failed", {"reason": "The disk is full."}, RUN_B),
-    ]
-    clock = audit.utc_now
-    written = AuditLog()
-    for day, event, details, run in writes:
-        monkeypatch.setattr(audit, "utc_now", lambda day=day: f"{day}T12:00:00+00:00")
-        written.append(event, details, run=run)
-    monkeypatch.setattr(audit, "utc_now", clock)
-    return written
+    return write_dated_entries(monkeypatch, TWO_RUN_ENTRIES)
 
 
 def _viewer(qtbot, **options) -> AuditViewer:
