@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tiny_runs import write_jsonl
 
 from desktop_app.cli import run_cli
 from desktop_app.core.config import RunConfig
@@ -22,11 +23,6 @@ FACTS = [
     ("What is the capital of France?", "The capital of France is Paris."),
     ("Who approves the claim?", "The underwriting team approves the claim."),
 ]
-
-
-def _write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +36,7 @@ def finished_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     ]
     config = RunConfig()
     config.model.path = str(tiny_model_dir)
-    config.data.train = str(_write_jsonl(folder / "facts.jsonl", records))
+    config.data.train = str(write_jsonl(folder / "facts.jsonl", records))
     config.data.validation_fraction = 0.25
     config.method.name = "lora"
     hyper = config.hyperparameters
@@ -57,7 +53,7 @@ def finished_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def test_json_output_is_one_object_with_base_and_tuned(finished_run: TrainResult, tmp_path: Path):
-    labelled = _write_jsonl(
+    labelled = write_jsonl(
         tmp_path / "labels.jsonl",
         [
             {"text": "The invoice is overdue.", "label": "billing"},
