@@ -3,13 +3,11 @@ command runs; a workspace whose audit log cannot be written stops Enclave plainl
 
 from __future__ import annotations
 
-import os
 import platform
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fresh_process import run_python
 
 from desktop_app import __version__
 from desktop_app.__main__ import EXIT_CANNOT_START, main
@@ -63,27 +61,21 @@ def test_an_unwritable_audit_log_stops_the_start_with_a_plain_message(
     assert "Traceback" not in captured.err
 
 
-def run_python(code: str, enclave_home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "ENCLAVE_HOME": str(enclave_home), **env},
-    )
-
-
 def test_main_installs_the_guard_before_any_hugging_face_library(enclave_home: Path):
     # A fresh process: here the test suite has already installed the guard itself.
     completed = run_python(
-        "import sys\n"
-        "import desktop_app.core.network_guard as guard\n"
-        "from desktop_app.__main__ import main\n"
-        "assert guard.network_guard() is None\n"
-        "code = main(['--version'])\n"
-        "assert guard.network_guard() is not None\n"
-        "loaded = [name for name in ('huggingface_hub', 'transformers') if name in sys.modules]\n"
-        "print('started', code, loaded)\n",
+        [
+            "-c",
+            "import sys\n"
+            "import desktop_app.core.network_guard as guard\n"
+            "from desktop_app.__main__ import main\n"
+            "assert guard.network_guard() is None\n"
+            "code = main(['--version'])\n"
+            "assert guard.network_guard() is not None\n"
+            "loaded = [name for name in ('huggingface_hub', 'transformers')\n"
+            "          if name in sys.modules]\n"
+            "print('started', code, loaded)\n",
+        ],
         enclave_home,
     )
 
@@ -93,18 +85,7 @@ def test_main_installs_the_guard_before_any_hugging_face_library(enclave_home: P
 
 @pytest.mark.slow
 def test_the_window_starts_audited_and_tries_no_connection(enclave_home: Path):
-    completed = subprocess.run(
-        [sys.executable, "-m", "desktop_app"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "ENCLAVE_HOME": str(enclave_home),
-            "QT_QPA_PLATFORM": "offscreen",
-            "ENCLAVE_EXIT_AFTER_START_MS": "1500",
-        },
-    )
+    completed = run_python(["-m", "desktop_app"], enclave_home, ENCLAVE_EXIT_AFTER_START_MS="1500")
 
     assert completed.returncode == 0, completed.stderr
     entries = audit_entries(enclave_home)

@@ -7,12 +7,10 @@ Each test starts a fresh Python: this test process has imported them long ago.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fresh_process import run_python
 
 from desktop_app.core.config import RunConfig
 from desktop_app.core.config_io import save_config
@@ -40,23 +38,6 @@ QTimer.singleShot(1000, pause.quit)  # the autosave and other first timers fire
 pause.exec()
 print("loaded:", [name for name in HEAVY if name in sys.modules], flush=True)
 """
-
-
-def run_python(
-    arguments: list[str], enclave_home: Path, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *arguments],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={
-            **os.environ,
-            "ENCLAVE_HOME": str(enclave_home),
-            "QT_QPA_PLATFORM": "offscreen",
-            **env,
-        },
-    )
 
 
 def test_the_main_window_opens_without_the_machine_learning_libraries(enclave_home: Path):
