@@ -153,7 +153,12 @@ def check_qt(context: CheckContext) -> str:
     """The Qt platform plugins are present and load, and a window can be drawn."""
     from PySide6.QtWidgets import QApplication, QLabel
 
-    from desktop_app.ui.qt_platform import check_qt_platform, plugins_dir, xcb_load_problem
+    from desktop_app.ui.qt_platform import (
+        check_qt_platform,
+        plugins_dir,
+        will_use_xcb,
+        xcb_load_problem,
+    )
 
     plugins = plugins_dir()
     present = sorted(
@@ -171,7 +176,8 @@ def check_qt(context: CheckContext) -> str:
     check_qt_platform()  # this screen's plugin loads (or: which library is missing)
     note = ""
     if platform_key == "linux":
-        problem = xcb_load_problem()
+        # When this screen uses X11, check_qt_platform has just loaded the plugin.
+        problem = None if will_use_xcb() else xcb_load_problem()
         note = (
             "; X11 support loads"
             if problem is None

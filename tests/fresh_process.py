@@ -4,10 +4,22 @@ the import path through its conftest.py)."""
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+
+@functools.cache
+def no_network_prefix() -> list[str]:
+    """``["unshare", "-rn"]`` (a network namespace with nothing in it) where this machine
+    allows one, else ``[]``: prefix a command with it to run it with no network at all."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
+        return [unshare, "-rn"]
+    return []
 
 
 def run_python(

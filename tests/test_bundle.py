@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fresh_process import no_network_prefix
 
 from desktop_app import __version__
 from desktop_app.core.audit import AuditLog, verify_log
@@ -23,13 +24,6 @@ from desktop_app.self_test_checks import CHECKS
 ROOT = Path(__file__).resolve().parents[1]
 #: Building takes minutes on two cores; this is a hang, not a slow machine.
 BUILD_TIMEOUT_S = 2400
-
-
-def _no_network_prefix() -> list[str]:
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-rn"]
-    return []
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +65,7 @@ def _run_frozen(bundle: Path, home: Path, *arguments: str) -> subprocess.Complet
     }
     environment["ENCLAVE_HOME"] = str(home)
     return subprocess.run(
-        [*_no_network_prefix(), str(bundle / "enclave"), *arguments],
+        [*no_network_prefix(), str(bundle / "enclave"), *arguments],
         capture_output=True,
         text=True,
         env=environment,

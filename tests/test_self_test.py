@@ -6,12 +6,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from fresh_process import no_network_prefix
 
 from desktop_app.cli import run_cli
 from desktop_app.core import paths
@@ -21,14 +21,6 @@ from desktop_app.self_test import run_self_test, self_test_command
 from desktop_app.self_test_checks import CHECKS, CheckContext, CheckFailed, check_audit
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _network_namespace_prefix() -> list[str]:
-    """``unshare -rn`` (no network at all) where this machine allows it."""
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        return [unshare, "-rn"]
-    return []
 
 
 def test_every_check_passes_and_leaves_the_users_workspace_alone(
@@ -145,7 +137,7 @@ def test_self_test_command_passes_with_no_network(tmp_path: Path) -> None:
     environment.pop("QT_QPA_PLATFORM", None)  # the self-test picks offscreen itself
     environment.pop("DISPLAY", None)
     completed = subprocess.run(
-        [*_network_namespace_prefix(), sys.executable, "-m", "desktop_app", "--self-test"],
+        [*no_network_prefix(), sys.executable, "-m", "desktop_app", "--self-test"],
         capture_output=True,
         text=True,
         cwd=ROOT,

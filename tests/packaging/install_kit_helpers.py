@@ -3,9 +3,7 @@ wheels, and running a command with no index reachable."""
 
 from __future__ import annotations
 
-import functools
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ sys.path += [str(PACKAGING), str(PACKAGING / "install_kit")]
 import install_enclave  # noqa: E402
 import install_kit_files  # noqa: E402
 import make_install_kit  # noqa: E402
+from fresh_process import no_network_prefix  # noqa: E402
 
 __all__ = ["install_enclave", "install_kit_files", "make_install_kit"]
 
@@ -48,14 +47,6 @@ def stand_in_kit(folder: Path, **changes: object) -> Path:
     return folder
 
 
-@functools.cache
-def network_namespace_available() -> bool:
-    """Whether ``unshare -rn`` can run a command with no network at all."""
-    if not shutil.which("unshare"):
-        return False
-    return subprocess.run(["unshare", "-rn", "true"], capture_output=True).returncode == 0
-
-
 def run_offline(command: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run with no index reachable: no network (else a dead index address), and a pip
     configuration file that is empty, so this machine's local registries are not used."""
@@ -63,8 +54,8 @@ def run_offline(command: list[str], tmp_path: Path, **env: str) -> subprocess.Co
     empty.touch()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("PIP_")}
     environment.update(PIP_CONFIG_FILE=str(empty), **env)
-    if network_namespace_available():
-        command = ["unshare", "-rn", *command]
+    if no_network_prefix():
+        command = [*no_network_prefix(), *command]
     else:
         environment.update(PIP_INDEX_URL="http://127.0.0.1:9/simple", PIP_NO_INDEX="1")
     return subprocess.run(
